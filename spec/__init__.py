@@ -1,0 +1,1 @@
+"""TLA+ specifications of Wiber and the `tlc` command."""

@@ -1,0 +1,3 @@
+from wiber.cli import main
+
+raise SystemExit(main())
