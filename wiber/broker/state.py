@@ -1,0 +1,226 @@
+"""The broker state machine: committed Raft entries in, effects out.
+
+Every node applies the same entries in the same order and must reach the same state, so
+`apply` is a pure function of the state and the entry: no clock, no randomness, no I/O, and a
+command it cannot make sense of becomes a `Rejected` effect, never an exception.
+
+Pinned choices:
+- Offsets are dense per topic from 0; a message's id is `<topic>/<offset>` (`message_id`).
+- Timestamps: a batch stamped `hlc` by the leader gets first HLC `max(hlc, last + 1)`, where
+  `last` is the topic's newest HLC, and message i gets first HLC + i. Per-topic HLCs thus
+  strictly increase even across leaders with skewed clocks, and followers derive the same
+  values. (A leader should advance its own HLC past hlc + count - 1 after stamping.)
+- Publishing to a missing topic creates it when `auto_create_topics` (the default, as the seed
+  demo did). The setting must be the same on every node of a cluster.
+- Idempotent producers: see `wiber.broker.producers` for the table of verdicts.
+- Committed offsets are a register per (group, topic); neither the topic nor the offset has to
+  exist, so it doubles as the harness's linearizable register.
+"""
+
+from __future__ import annotations
+
+from wiber.broker import producers, snapshot
+from wiber.broker.commands import (
+    EXPECT_UNSET,
+    CommandError,
+    CommitOffset,
+    CreateTopic,
+    PublishBatch,
+    decode_command,
+)
+from wiber.broker.effects import (
+    Appended,
+    Code,
+    Effect,
+    OffsetCommitted,
+    Published,
+    Rejected,
+    TopicCreated,
+)
+from wiber.broker.index import TopicIndex
+from wiber.broker.names import group_error, topic_error
+from wiber.broker.producers import ProducerWindow
+from wiber.broker.reads import EntryReader, ReadResult, read_page, start_offset
+from wiber.broker.topics import TopicState
+from wiber.invariant import invariant
+
+INT64_MAX = (1 << 63) - 1
+
+
+class BrokerState:
+    def __init__(self, *, auto_create_topics: bool = True) -> None:
+        self.auto_create_topics = auto_create_topics
+        self.applied_index = 0
+        self._topics: dict[str, TopicState] = {}
+        self._committed: dict[tuple[str, str], int] = {}
+
+    # -- applying committed entries ------------------------------------------------------------
+
+    def apply(self, index: int, data: bytes) -> list[Effect]:
+        """Apply the normal entry at Raft log `index` holding an encoded command."""
+        self._advance(index)
+        try:
+            cmd = decode_command(data)
+        except CommandError as exc:
+            return [Rejected(None, Code.INVALID_COMMAND, str(exc))]
+        if isinstance(cmd, PublishBatch):
+            return self._publish(index, cmd)
+        if isinstance(cmd, CommitOffset):
+            return self._commit(cmd)
+        return self._create(cmd)
+
+    def apply_noop(self, index: int) -> None:
+        """Account for an entry that is not a broker command (no-op, membership change)."""
+        self._advance(index)
+
+    def _advance(self, index: int) -> None:
+        # Raft applies every committed entry once, in order: a gap would silently lose messages.
+        invariant(
+            index == self.applied_index + 1,
+            f"entry {index} applied after {self.applied_index}: entries must apply in order",
+        )
+        self.applied_index = index
+
+    def _publish(self, log_index: int, cmd: PublishBatch) -> list[Effect]:
+        refusal = _publish_error(cmd)
+        if refusal is not None:
+            return [Rejected(cmd.origin, *refusal)]
+        topic = self._topics.get(cmd.topic)
+        if topic is None and not self.auto_create_topics:
+            return [Rejected(cmd.origin, Code.UNKNOWN_TOPIC, f"no topic {cmd.topic!r}")]
+        count = len(cmd.messages)
+        producer_id, seq = cmd.messages[0].producer_id, cmd.messages[0].seq
+        window = None
+        if producer_id is not None and seq is not None:
+            window = topic.producers.get(producer_id) if topic is not None else None
+            verdict = producers.check(window, seq, count)
+            if isinstance(verdict, producers.Duplicate):
+                return [Published(cmd.origin, cmd.topic, verdict.offsets, duplicate=True)]
+            if verdict is not None:
+                return [Rejected(cmd.origin, verdict.code, verdict.message, verdict.definite)]
+        effects: list[Effect] = []
+        if topic is None:
+            topic = self._topics[cmd.topic] = TopicState()
+            effects.append(TopicCreated(None, cmd.topic))
+        first_hlc = topic.index.next_hlc(cmd.hlc)
+        if first_hlc + count - 1 > INT64_MAX:
+            return [Rejected(cmd.origin, Code.INVALID_COMMAND, "HLC beyond int64")]
+        first = topic.index.append(log_index, count, first_hlc)
+        if producer_id is not None and seq is not None:
+            if window is None:
+                window = topic.producers[producer_id] = ProducerWindow()
+            window.record(seq, count, first)
+        effects.append(Appended(cmd.topic, first, count, log_index, first_hlc))
+        effects.append(Published(cmd.origin, cmd.topic, tuple(range(first, first + count))))
+        return effects
+
+    def _commit(self, cmd: CommitOffset) -> list[Effect]:
+        if (error := topic_error(cmd.topic)) is not None:
+            return [Rejected(cmd.origin, Code.INVALID_TOPIC, error)]
+        if (error := group_error(cmd.group)) is not None:
+            return [Rejected(cmd.origin, Code.INVALID_GROUP, error)]
+        expect_ok = cmd.expect is None or cmd.expect == EXPECT_UNSET or cmd.expect >= 0
+        if not (0 <= cmd.offset <= INT64_MAX and expect_ok):
+            return [Rejected(cmd.origin, Code.INVALID_OFFSET, "offsets are 0..2**63-1")]
+        key = (cmd.group, cmd.topic)
+        current = self._committed.get(key)
+        if cmd.expect is not None:
+            wanted = None if cmd.expect == EXPECT_UNSET else cmd.expect
+            if current != wanted:
+                return [
+                    Rejected(
+                        cmd.origin,
+                        Code.OFFSET_MISMATCH,
+                        f"committed offset is {current}, not {wanted}",
+                    )
+                ]
+        self._committed[key] = cmd.offset
+        return [OffsetCommitted(cmd.origin, cmd.group, cmd.topic, cmd.offset)]
+
+    def _create(self, cmd: CreateTopic) -> list[Effect]:
+        error = topic_error(cmd.topic)
+        if error is not None:
+            return [Rejected(cmd.origin, Code.INVALID_TOPIC, error)]
+        if cmd.topic in self._topics:
+            return [Rejected(cmd.origin, Code.TOPIC_EXISTS, f"topic {cmd.topic!r} exists")]
+        self._topics[cmd.topic] = TopicState()
+        return [TopicCreated(cmd.origin, cmd.topic)]
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def read(
+        self,
+        topic: str,
+        *,
+        from_offset: int | None = None,
+        last_n: int | None = None,
+        from_time_ms: int | None = None,
+        max_count: int,
+        max_bytes: int,
+        entry_reader: EntryReader,
+    ) -> ReadResult:
+        """One page of `topic`, from the log start unless a position is given.
+
+        An unknown topic reads as an empty one. Raises `ReadError` on malformed arguments.
+        """
+        state = self._topics.get(topic)
+        index = state.index if state is not None else TopicIndex()
+        first = start_offset(index, from_offset, last_n, from_time_ms)
+        return read_page(topic, index, first, max_count, max_bytes, entry_reader)
+
+    def committed_offset(self, group: str, topic: str) -> int | None:
+        return self._committed.get((group, topic))
+
+    def topics(self) -> list[str]:
+        return sorted(self._topics)
+
+    def has_topic(self, topic: str) -> bool:
+        return topic in self._topics
+
+    def end_offset(self, topic: str) -> int:
+        """The offset the next message will get (0 for an unknown topic)."""
+        state = self._topics.get(topic)
+        return state.index.end_offset if state is not None else 0
+
+    def log_start_offset(self, topic: str) -> int:
+        """The first offset still readable; retention moves it up."""
+        state = self._topics.get(topic)
+        return state.index.start_offset if state is not None else 0
+
+    # -- retention and snapshots ---------------------------------------------------------------
+
+    def truncate_before(self, log_index: int) -> None:
+        """Forget messages whose entry is below `log_index`: that log prefix is being deleted."""
+        for state in self._topics.values():
+            state.index.truncate_before(log_index)
+
+    def snapshot(self) -> bytes:
+        """Everything but message bodies, as deterministic bytes (equal states, equal bytes)."""
+        return snapshot.dump(self.applied_index, self._topics, self._committed)
+
+    @classmethod
+    def restore(cls, data: bytes, *, auto_create_topics: bool = True) -> BrokerState:
+        """Rebuild a state from `snapshot()` bytes; raises `SnapshotError` on garbage."""
+        state = cls(auto_create_topics=auto_create_topics)
+        state.applied_index, state._topics, state._committed = snapshot.load(data)
+        return state
+
+
+def _publish_error(cmd: PublishBatch) -> tuple[str, str] | None:
+    """Why a batch is malformed (code, message), checked before it touches any state."""
+    error = topic_error(cmd.topic)
+    if error is not None:
+        return Code.INVALID_TOPIC, error
+    if not cmd.messages:
+        return Code.INVALID_COMMAND, "a publish batch holds at least one message"
+    if not 0 <= cmd.hlc <= INT64_MAX:
+        return Code.INVALID_COMMAND, f"HLC {cmd.hlc} out of range"
+    producer_id, seq = cmd.messages[0].producer_id, cmd.messages[0].seq
+    if (producer_id is None) != (seq is None):
+        return Code.INVALID_COMMAND, "a message has both a producer_id and a seq, or neither"
+    if seq is not None and not 0 <= seq <= INT64_MAX - len(cmd.messages):
+        return Code.INVALID_COMMAND, f"seq {seq} out of range"
+    for i, m in enumerate(cmd.messages):
+        if m.producer_id != producer_id or m.seq != (None if seq is None else seq + i):
+            return Code.INVALID_COMMAND, "a batch has one producer and consecutive seqs"
+    return None
