@@ -1,0 +1,407 @@
+"""The framed protocol's messages: one frozen dataclass per request, response and push.
+
+These are the values the runtime and the client exchange; `wiber.codec.framed` puts them on
+the wire. A message that exists is valid: topics and groups obey `wiber.codec.names`, the
+"exactly one starting point" rules hold, counts are in range. Constructors raise `CodecError`
+otherwise, so the decoder and a careless caller meet the same checks in the same place.
+
+Numbers are non-negative integers below 2**63 (int64 on the wire); an HLC is one such integer,
+physical milliseconds << 16 | logical counter (DESIGN.md 4.8).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from wiber.codec.errors import CodecError
+from wiber.codec.names import validate_group, validate_id, validate_topic
+
+PROTOCOL_VERSIONS: Final = (1,)  # the versions this build speaks, oldest first
+MAX_BATCH_MESSAGES: Final = 65_536  # messages in one Publish, Delivery or FetchOk
+MAX_INT: Final = 2**63 - 1
+DEFAULT_FETCH_COUNT: Final = 1000
+DEFAULT_FETCH_BYTES: Final = 1 << 20
+
+Acks = Literal["quorum", "all"]
+
+
+class ErrorCode(enum.StrEnum):
+    NOT_LEADER = "not-leader"
+    BAD_REQUEST = "bad-request"
+    UNKNOWN_TOPIC = "unknown-topic"
+    FRAME_TOO_LARGE = "frame-too-large"
+    OUT_OF_ORDER_SEQUENCE = "out-of-order-sequence"
+    UNKNOWN_PRODUCER = "unknown-producer"
+    OFFSET_MISMATCH = "offset-mismatch"
+    UNKNOWN_SUBSCRIPTION = "unknown-subscription"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    UNSUPPORTED_VERSION = "unsupported-version"
+
+
+# Whether an error with this code means the operation certainly did not happen. A server may
+# say more than the default (an `unavailable` before anything was proposed is definite), never
+# less: `timeout` is never definite, since the request may still commit.
+DEFINITE_BY_DEFAULT: Final[dict[str, bool]] = {
+    ErrorCode.NOT_LEADER: True,
+    ErrorCode.BAD_REQUEST: True,
+    ErrorCode.UNKNOWN_TOPIC: True,
+    ErrorCode.FRAME_TOO_LARGE: True,
+    ErrorCode.OUT_OF_ORDER_SEQUENCE: True,
+    ErrorCode.UNKNOWN_PRODUCER: True,
+    ErrorCode.OFFSET_MISMATCH: True,
+    ErrorCode.UNKNOWN_SUBSCRIPTION: True,
+    ErrorCode.TIMEOUT: False,
+    ErrorCode.UNAVAILABLE: False,
+    ErrorCode.UNSUPPORTED_VERSION: True,
+}
+
+
+def check_count(name: str, value: int, *, low: int = 0, high: int = MAX_INT) -> None:
+    """Raise `CodecError` unless `value` is an int (not a bool) in `low..high`."""
+    if type(value) is not int:
+        raise CodecError(f"{name} must be an integer, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise CodecError(f"{name} must be in {low}..{high}, not {value}")
+
+
+def _check_optional_count(name: str, value: int | None) -> None:
+    if value is not None:
+        check_count(name, value)
+
+
+def _check_starts(starts: dict[str, int | None], *, required: bool) -> None:
+    given = [name for name, value in starts.items() if value is not None]
+    if len(given) > 1 or (required and not given):
+        options = " | ".join(starts)
+        raise CodecError(f"give exactly one of {options}, not {given or 'none'}")
+    for name, value in starts.items():
+        _check_optional_count(name, value)
+
+
+# --- handshake -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The first frame of every framed connection: the versions the client speaks."""
+
+    versions: list[int]
+    client_id: str
+
+    def __post_init__(self) -> None:
+        if not self.versions or len(self.versions) > 64:
+            raise CodecError(f"versions must list 1..64 versions, not {len(self.versions)}")
+        for version in self.versions:
+            check_count("version", version, low=1, high=65_535)
+        validate_id("client_id", self.client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class HelloOk:
+    version: int
+    node_id: str
+
+    def __post_init__(self) -> None:
+        check_count("version", self.version, low=1, high=65_535)
+        validate_id("node_id", self.node_id)
+
+
+def choose_version(client_versions: list[int]) -> int | None:
+    """The newest version both sides speak, or None (answer `unsupported-version`)."""
+    common = set(client_versions) & set(PROTOCOL_VERSIONS)
+    return max(common) if common else None
+
+
+# --- records carried in lists --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublishMessage:
+    payload: bytes
+    producer_id: str | None = None
+    seq: int | None = None
+    create_time_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.payload) is not bytes:
+            raise CodecError(f"payload must be bytes, not {type(self.payload).__name__}")
+        if self.producer_id is not None:
+            validate_id("producer_id", self.producer_id)
+        if (self.producer_id is None) != (self.seq is None):
+            raise CodecError("producer_id and seq come together (idempotence needs both)")
+        _check_optional_count("seq", self.seq)
+        _check_optional_count("create_time_ms", self.create_time_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the log holds it: where it sits, when and by whom it was published."""
+
+    topic: str
+    offset: int
+    hlc: int
+    producer_id: str | None
+    seq: int | None
+    create_time_ms: int | None
+    payload: bytes
+    node: str | None = None  # the node that stamped the HLC
+
+    def __post_init__(self) -> None:
+        validate_topic(self.topic)
+        check_count("offset", self.offset)
+        check_count("hlc", self.hlc)
+        if self.producer_id is not None:
+            validate_id("producer_id", self.producer_id)
+        _check_optional_count("seq", self.seq)
+        _check_optional_count("create_time_ms", self.create_time_ms)
+        if type(self.payload) is not bytes:
+            raise CodecError(f"payload must be bytes, not {type(self.payload).__name__}")
+        if self.node is not None:
+            validate_id("node", self.node)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    address: str  # host:client_port
+
+    def __post_init__(self) -> None:
+        validate_id("member id", self.id)
+        validate_id("member address", self.address)
+
+
+def _check_batch(name: str, items: object, *, allow_empty: bool) -> None:
+    if type(items) is not list:
+        raise CodecError(f"{name} must be a list, not {type(items).__name__}")
+    if len(items) > MAX_BATCH_MESSAGES or (not items and not allow_empty):
+        low = 0 if allow_empty else 1
+        raise CodecError(f"{name} must hold {low}..{MAX_BATCH_MESSAGES} items, not {len(items)}")
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A batch of messages for one topic, appended in order as one Raft entry."""
+
+    topic: str
+    messages: list[PublishMessage]
+    acks: Acks = "quorum"
+
+    def __post_init__(self) -> None:
+        validate_topic(self.topic)
+        _check_batch("messages", self.messages, allow_empty=False)
+        for message in self.messages:
+            if not isinstance(message, PublishMessage):
+                raise CodecError("messages must be PublishMessage values")
+        if self.acks not in ("quorum", "all"):
+            raise CodecError(f"acks must be 'quorum' or 'all', not {self.acks!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Read a page of a topic from exactly one starting point."""
+
+    topic: str
+    from_offset: int | None = None
+    last_n: int | None = None
+    from_time_ms: int | None = None
+    max_count: int = DEFAULT_FETCH_COUNT
+    max_bytes: int = DEFAULT_FETCH_BYTES
+    stale_ok: bool = False  # a follower may answer from its own applied state
+
+    def __post_init__(self) -> None:
+        validate_topic(self.topic)
+        starts = {
+            "from_offset": self.from_offset,
+            "last_n": self.last_n,
+            "from_time_ms": self.from_time_ms,
+        }
+        _check_starts(starts, required=True)
+        check_count("max_count", self.max_count, low=1, high=MAX_BATCH_MESSAGES)
+        check_count("max_bytes", self.max_bytes, low=1)
+        if type(self.stale_ok) is not bool:
+            raise CodecError("stale_ok must be a boolean")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """History from at most one starting point, then live deliveries (none given: live only).
+
+    With a `group` and no starting point, delivery resumes at the group's committed offset.
+    """
+
+    topic: str
+    from_offset: int | None = None
+    last_n: int | None = None
+    from_time_ms: int | None = None
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_topic(self.topic)
+        starts = {
+            "from_offset": self.from_offset,
+            "last_n": self.last_n,
+            "from_time_ms": self.from_time_ms,
+        }
+        _check_starts(starts, required=False)
+        if self.group is not None:
+            validate_group(self.group)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    subscription_id: int
+
+    def __post_init__(self) -> None:
+        check_count("subscription_id", self.subscription_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOffset:
+    """Store `offset` for (group, topic); with `expect`, only if the stored one equals it."""
+
+    group: str
+    topic: str
+    offset: int
+    expect: int | None = None
+
+    def __post_init__(self) -> None:
+        validate_group(self.group)
+        validate_topic(self.topic)
+        check_count("offset", self.offset)
+        _check_optional_count("expect", self.expect)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOffset:
+    group: str
+    topic: str
+
+    def __post_init__(self) -> None:
+        validate_group(self.group)
+        validate_topic(self.topic)
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+# --- responses and pushes --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOk:
+    offsets: list[int]  # one per published message, in order
+
+    def __post_init__(self) -> None:
+        _check_batch("offsets", self.offsets, allow_empty=False)
+        for offset in self.offsets:
+            check_count("offset", offset)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOk:
+    messages: list[StoredMessage]
+    next_offset: int  # where the next page starts
+    log_start_offset: int  # the oldest offset still held (retention may have removed older)
+
+    def __post_init__(self) -> None:
+        _check_stored(self.messages)
+        check_count("next_offset", self.next_offset)
+        check_count("log_start_offset", self.log_start_offset)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeOk:
+    subscription_id: int
+    next_offset: int  # the offset of the first message this subscription will deliver
+
+    def __post_init__(self) -> None:
+        check_count("subscription_id", self.subscription_id)
+        check_count("next_offset", self.next_offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A push (request id 0): messages for a subscription, in offset order, no gaps."""
+
+    subscription_id: int
+    messages: list[StoredMessage]
+
+    def __post_init__(self) -> None:
+        check_count("subscription_id", self.subscription_id)
+        _check_stored(self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class Ok:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetOk:
+    offset: int | None  # None: the group never committed on this topic
+
+    def __post_init__(self) -> None:
+        _check_optional_count("offset", self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataOk:
+    members: list[Member]
+    leader: str | None  # a member id, or None while no leader is known
+
+    def __post_init__(self) -> None:
+        _check_batch("members", self.members, allow_empty=True)
+        if self.leader is not None:
+            validate_id("leader", self.leader)
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A refused or failed request. `definite`: the operation certainly did not happen."""
+
+    code: str
+    message: str
+    definite: bool
+    leader_hint: str | None = None  # host:client_port of the leader, for `not-leader`
+
+    def __post_init__(self) -> None:
+        validate_id("error code", self.code)
+        if not isinstance(self.message, str) or len(self.message) > 65_536:
+            raise CodecError("error message must be text of at most 65536 characters")
+        if type(self.definite) is not bool:
+            raise CodecError("definite must be a boolean")
+        if self.leader_hint is not None:
+            validate_id("leader_hint", self.leader_hint)
+
+
+def _check_stored(messages: list[StoredMessage]) -> None:
+    _check_batch("messages", messages, allow_empty=True)
+    for message in messages:
+        if not isinstance(message, StoredMessage):
+            raise CodecError("messages must be StoredMessage values")
+
+
+Request = (
+    Hello | Publish | Fetch | Subscribe | Unsubscribe | CommitOffset | FetchOffset | Metadata | Ping
+)
+Response = HelloOk | PublishOk | FetchOk | SubscribeOk | Ok | OffsetOk | MetadataOk | Pong | Error
+Push = Delivery
+Message = Request | Response | Push
