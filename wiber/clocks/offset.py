@@ -18,13 +18,15 @@ delay is the most trustworthy. `OffsetEstimator` keeps the last `window` samples
 estimates from the minimum-delay one. Clocks also drift (the rate of each differs by up to
 `drift_ppm` parts per million), so the error bound grows with the age of that sample:
 
-    error = delay / 2 + 2 * drift_ppm * 1e-6 * (now - t1)
+    error = delay / 2 + 2 * drift_ppm * 1e-6 * (now - t1) + 2 us
 
 Why factor 2: take our clock as the reference and the peer's as ``t + theta(t)`` with
 ``|theta'| <= rho``. The request arrives at a, the reply leaves at b (a <= b). Then
 ``offset = (theta(a) + theta(b))/2 + (d1 - d2)/2``, the measured delay undercounts d1 + d2 by
 at most ``rho (b - a)``, and theta moves by at most ``rho (now - t1)`` from a or b to now;
-summing gives at most ``delay/2 + 1.5 rho (now - t1)``.
+summing gives at most ``delay/2 + 1.5 rho (now - t1)``. Readings are whole microseconds, each
+truncated by less than 1 us, which moves offset by less than 1 us and delay/2 by less than
+1 us: `RESOLUTION_SLACK_US` adds those 2 us.
 
 A clock *step* (someone set the time) breaks that model. When the newest sample's interval
 [offset - error, offset + error] is disjoint from the current best's, at least one of them
@@ -50,6 +52,7 @@ from typing import Final
 
 DEFAULT_WINDOW: Final = 8
 DEFAULT_DRIFT_PPM: Final = 200  # two commodity clocks at 100 ppm each, in opposite directions
+RESOLUTION_SLACK_US: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +210,8 @@ class OffsetEstimator:
         )
 
     def _error(self, sample: Sample, now_us: int) -> float:
-        return sample.delay_us / 2 + 2 * self.drift_ppm * 1e-6 * (now_us - sample.t1)
+        drift = 2 * self.drift_ppm * 1e-6 * (now_us - sample.t1)
+        return sample.delay_us / 2 + drift + RESOLUTION_SLACK_US
 
     def _bound(self, sample: Sample, now_us: int) -> tuple[float, float]:
         error = self._error(sample, now_us)
