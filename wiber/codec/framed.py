@@ -238,7 +238,10 @@ def _from_payload(cls: type[m.Message], raw: object) -> m.Message:
 
 def encode(frame: Frame, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> bytes:
     """The bytes of one frame. Raises `CodecError` (code frame-too-large) past the limit."""
-    payload: bytes = msgpack.packb(_to_payload(frame.message), use_bin_type=True)
+    try:
+        payload: bytes = msgpack.packb(_to_payload(frame.message), use_bin_type=True)
+    except UnicodeEncodeError as e:  # a str with lone surrogates has no UTF-8 form
+        raise CodecError(f"text is not encodable as UTF-8: {e.reason}") from e
     length = _BODY_HEADER_BYTES + len(payload)
     if length > max_frame_bytes:
         raise CodecError(

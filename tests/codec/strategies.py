@@ -1,0 +1,155 @@
+"""Hypothesis strategies for every value the codecs carry: names, line commands, frames.
+
+`MESSAGE_STRATEGIES` has one entry per framed-protocol message class; a test checks that it
+covers `framed.MESSAGE_CLASSES`, so a new frame type cannot go untested.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from hypothesis import strategies as st
+
+from wiber.codec import line
+from wiber.codec import messages as m
+from wiber.codec.framed import Frame
+
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+topics = st.one_of(
+    st.text(NAME_CHARS, min_size=1, max_size=12),
+    st.text(NAME_CHARS, min_size=240, max_size=249),
+).filter(lambda name: name not in (".", ".."))
+ids = st.text(min_size=1, max_size=16)
+counts = st.one_of(st.integers(0, 1000), st.integers(0, m.MAX_INT))
+
+
+def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+def _one_start(required: bool) -> st.SearchStrategy[dict[str, int]]:
+    names = ["from_offset", "last_n", "from_time_ms"]
+    choice = st.sampled_from(names) if required else st.sampled_from([*names, None])
+    return st.tuples(choice, counts).map(lambda pair: {pair[0]: pair[1]} if pair[0] else {})
+
+
+publish_messages = st.one_of(
+    st.builds(m.PublishMessage, st.binary(max_size=64)),
+    st.builds(m.PublishMessage, st.binary(max_size=64), ids, counts, _optional(counts)),
+)
+stored_messages = st.builds(
+    m.StoredMessage,
+    topics,
+    counts,
+    counts,
+    _optional(ids),
+    _optional(counts),
+    _optional(counts),
+    st.binary(max_size=64),
+    _optional(ids),
+)
+members = st.builds(m.Member, ids, ids)
+fetches = st.builds(
+    lambda topic, start, count, size, stale: m.Fetch(
+        topic, **start, max_count=count, max_bytes=size, stale_ok=stale
+    ),
+    topics,
+    _one_start(required=True),
+    st.integers(1, m.MAX_BATCH_MESSAGES),
+    st.integers(1, m.MAX_INT),
+    st.booleans(),
+)
+subscribes = st.builds(
+    lambda topic, start, group: m.Subscribe(topic, **start, group=group),
+    topics,
+    _one_start(required=False),
+    _optional(topics),
+)
+
+MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
+    m.Hello: st.builds(m.Hello, st.lists(st.integers(1, 65_535), min_size=1, max_size=4), ids),
+    m.Publish: st.builds(
+        m.Publish,
+        topics,
+        st.lists(publish_messages, min_size=1, max_size=5),
+        st.sampled_from(["quorum", "all"]),
+    ),
+    m.Fetch: fetches,
+    m.Subscribe: subscribes,
+    m.Unsubscribe: st.builds(m.Unsubscribe, counts),
+    m.CommitOffset: st.builds(m.CommitOffset, topics, topics, counts, _optional(counts)),
+    m.FetchOffset: st.builds(m.FetchOffset, topics, topics),
+    m.Metadata: st.just(m.Metadata()),
+    m.Ping: st.just(m.Ping()),
+    m.HelloOk: st.builds(m.HelloOk, st.integers(1, 65_535), ids),
+    m.PublishOk: st.builds(m.PublishOk, st.lists(counts, min_size=1, max_size=5)),
+    m.FetchOk: st.builds(m.FetchOk, st.lists(stored_messages, max_size=5), counts, counts),
+    m.SubscribeOk: st.builds(m.SubscribeOk, counts, counts),
+    m.Ok: st.just(m.Ok()),
+    m.OffsetOk: st.builds(m.OffsetOk, _optional(counts)),
+    m.MetadataOk: st.builds(m.MetadataOk, st.lists(members, max_size=5), _optional(ids)),
+    m.Pong: st.just(m.Pong()),
+    m.Delivery: st.builds(m.Delivery, counts, st.lists(stored_messages, max_size=5)),
+    m.Error: st.builds(
+        m.Error,
+        st.sampled_from(list(m.ErrorCode)) | ids,
+        st.text(max_size=40),
+        st.booleans(),
+        _optional(ids),
+    ),
+}
+
+REQUEST_CLASSES = frozenset(
+    {
+        m.Hello,
+        m.Publish,
+        m.Fetch,
+        m.Subscribe,
+        m.Unsubscribe,
+        m.CommitOffset,
+        m.FetchOffset,
+        m.Metadata,
+        m.Ping,
+    }
+)
+request_ids = st.integers(1, 2**32 - 1)
+
+
+def frames_of(cls: type[m.Message]) -> st.SearchStrategy[Frame]:
+    """Frames carrying `cls`, with a request id that class may carry."""
+    if cls is m.Delivery:
+        rids: st.SearchStrategy[int] = st.just(0)
+    elif cls in REQUEST_CLASSES:
+        rids = request_ids
+    else:
+        rids = st.integers(0, 2**32 - 1)
+    return st.builds(Frame, rids, MESSAGE_STRATEGIES[cls])
+
+
+frames = st.one_of([frames_of(cls) for cls in MESSAGE_STRATEGIES])
+
+# Line protocol: messages are any text without CR or LF (what a line can carry).
+line_messages = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=40
+)
+line_commands = st.one_of(
+    st.builds(line.Sub, topics, _optional(counts)),
+    st.builds(line.Pub, topics, line_messages),
+    st.builds(line.History, topics, counts),
+    st.builds(line.Fetch, topics, counts, counts),
+    st.just(line.Ping()),
+    st.just(line.Quit()),
+)
+
+
+def split_points(data: bytes) -> st.SearchStrategy[list[bytes]]:
+    """`data` cut into chunks at random places (empty chunks included)."""
+    cuts = st.lists(st.integers(0, len(data)), max_size=8).map(sorted)
+    return cuts.map(lambda points: _cut(data, points))
+
+
+def _cut(data: bytes, points: list[int]) -> list[bytes]:
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
