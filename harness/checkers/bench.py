@@ -27,7 +27,9 @@ def plant_violation(history: list[Op], rng: random.Random) -> list[Op]:
     return out
 
 
-def bench_lin(sizes: Sequence[int], concurrencies: Sequence[int], keys: int, seconds: float) -> None:
+def bench_lin(
+    sizes: Sequence[int], concurrencies: Sequence[int], keys: int, seconds: float
+) -> None:
     for n in sizes:
         for c in concurrencies:
             rng = random.Random(n * 1000 + c)
