@@ -25,7 +25,7 @@ import random
 from collections import deque
 
 from wiber.core import quorum
-from wiber.core.confchange import apply_change, decode_change, encode_change, members
+from wiber.core.confchange import apply_change, decode_result, encode_change, members
 from wiber.core.errors import ProposalDropped
 from wiber.core.log import RaftLog, entry_size
 from wiber.core.progress import Progress, ProgressState
@@ -36,7 +36,6 @@ from wiber.core.types import (
     CompactedError,
     Config,
     ConfigChange,
-    ConfigChangeType,
     ConfState,
     Entry,
     EntryKind,
@@ -158,11 +157,12 @@ class RaftCore:
             raise ProposalDropped("pending-conf-change", self.id)
         if self.log.term(self.log.committed) != self.term:
             raise ProposalDropped("no-commit-in-term", self.id)
-        if apply_change(self.conf, change) == self.conf:
+        result = apply_change(self.conf, change)
+        if result == self.conf:
             raise ProposalDropped("no-op-change", self.id)
-        if change.type is not ConfigChangeType.ADD_VOTER and self.conf.voters == (change.node,):
+        if not result.voters:
             raise ProposalDropped("last-voter", self.id)
-        return self._append_own(EntryKind.CONFIG, encode_change(change))
+        return self._append_own(EntryKind.CONFIG, encode_change(change, result))
 
     def campaign(self) -> None:
         if self.role is Role.LEADER:
@@ -695,11 +695,11 @@ class RaftCore:
             if not self.log.match_term(entry.index, entry.term):
                 continue
             try:
-                change = decode_change(entry.data)
+                conf = decode_result(entry.data, self.conf)
             except ValueError:
                 self._drop("bad-conf-entry")  # kept in the log, but changes nothing
                 continue
-            self._confs.append((entry.index, entry.term, apply_change(self.conf, change)))
+            self._confs.append((entry.index, entry.term, conf))
 
     def _sync_progress(self) -> None:
         conf = self.conf
@@ -715,6 +715,7 @@ class RaftCore:
         if node == self.id:
             pr.match = self.log.last_index()
             pr.recent_active = True
+            pr.become_replicate()
         self.prs[node] = pr
 
     # -- reads ----------------------------------------------------------------------------------
