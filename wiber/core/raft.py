@@ -463,8 +463,10 @@ class RaftCore:
 
     def _bcast_append(self) -> None:
         for peer in self.prs:
-            if peer != self.id:
-                self._send_append(peer)
+            if peer != self.id and self._send_append(peer):
+                # pipelining: fill the follower's window with the rest of the backlog
+                while self._send_append(peer, send_if_empty=False):
+                    pass
 
     def _send_append(self, to: NodeId, send_if_empty: bool = True) -> bool:
         pr = self.prs[to]
