@@ -1,21 +1,310 @@
-"""`wiber`: broker, clients and tools on the command line."""
+"""`wiber`: the broker, the clients and the benchmark on the command line."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime
+import json
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wiber.codec import line as ln
+from wiber.codec import messages as m
+
+if TYPE_CHECKING:
+    from wiber.client import Client
+
+
+def _add_bootstrap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT,...",
+        help="nodes to contact (default: WIBER_BOOTSTRAP, else WIBER_HOST:WIBER_PORT)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wiber", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    broker = sub.add_parser("broker", help="run a broker node")
+    broker.add_argument("--config", type=Path, help="node or cluster YAML file")
+    broker.add_argument("--id", help="this node's id (required with a cluster file)")
+    broker.add_argument("--host", help="listen address (env WIBER_HOST)")
+    broker.add_argument("--port", type=int, help="client port (env WIBER_PORT, default 7070)")
+    broker.add_argument("--data-dir", type=Path, help="data directory (env WIBER_DATA_DIR)")
+    broker.add_argument("--fsync", help="always | group | interval:<ms> | never")
+
+    pub = sub.add_parser("pub", help="publish messages (arguments, or one per stdin line)")
+    pub.add_argument("topic")
+    pub.add_argument("message", nargs="*", help="words of one message (seed style)")
+    pub.add_argument("--lines", action="store_true", help="each stdin line is a message")
+    _add_bootstrap(pub)
+
+    subp = sub.add_parser("sub", help="print history, then live messages")
+    subp.add_argument("topic")
+    start = subp.add_mutually_exclusive_group()
+    start.add_argument("--history", type=int, metavar="N", help="start with the last N")
+    start.add_argument("--from-offset", type=int, metavar="K")
+    start.add_argument("--from-time", metavar="T", help="Unix seconds or ISO 8601 time")
+    subp.add_argument("--group", help="consumer group: resume from and commit its offset")
+    subp.add_argument("--count", type=int, help="exit after this many messages")
+    _add_bootstrap(subp)
+
+    history = sub.add_parser("history", help="print the last N messages of a topic")
+    history.add_argument("topic")
+    history.add_argument("n", type=int)
+    _add_bootstrap(history)
+
+    bench = sub.add_parser("bench", help="measure publish throughput and latency")
+    bench.add_argument("--topic", default="bench")
+    bench.add_argument("--size", type=int, default=100, help="message bytes")
+    bench.add_argument("--inflight", type=int, default=256, help="unacknowledged messages")
+    amount = bench.add_mutually_exclusive_group()
+    amount.add_argument("--duration", type=float, help="seconds to measure (default 10)")
+    amount.add_argument("--count", type=int, help="messages to publish")
+    bench.add_argument("--warmup", type=float, default=1.0, help="seconds not counted")
+    _add_bootstrap(bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    command = {
+        "broker": cmd_broker,
+        "pub": cmd_pub,
+        "sub": cmd_sub,
+        "history": cmd_history,
+        "bench": cmd_bench,
+    }[args.command]
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- broker ------------------------------------------------------------------------------
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from wiber.runtime.config import ConfigError, load_config
+    from wiber.runtime.main import run_node
+    from wiber.storage import FsyncPolicy, StorageError
+
+    try:
+        config = load_config(args.config, args.id)
+        overrides = {
+            "host": args.host,
+            "client_port": args.port,
+            "data_dir": args.data_dir,
+            "fsync": args.fsync,
+        }
+        if args.port is not None:
+            overrides.update(peer_port=args.port + 1, metrics_port=args.port + 2)
+        config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+        FsyncPolicy.parse(config.fsync)
+    except (ConfigError, ValueError) as e:
+        print(f"wiber broker: {e}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_node(config))
+    except StorageError as e:
+        print(f"wiber broker: storage: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"wiber broker: {e}", file=sys.stderr)
+        return 1
     return 0
+
+
+# -- clients -----------------------------------------------------------------------------
+
+
+def _print_message(kind: str, msg: m.StoredMessage, as_json: bool) -> None:
+    if as_json:
+        record = {
+            "kind": kind.lower(),
+            "topic": msg.topic,
+            "offset": msg.offset,
+            "ts": (msg.hlc >> 16) / 1000,
+            "hlc": msg.hlc,
+            "producer_id": msg.producer_id,
+            "seq": msg.seq,
+            "message": msg.payload.decode("utf-8", "backslashreplace"),
+        }
+        print(json.dumps(record), flush=True)
+        return
+    render = ln.history_line if kind == "HISTORY" else ln.msg_line
+    sys.stdout.write(render(msg.topic, msg.hlc, msg.payload).decode("utf-8"))
+    sys.stdout.flush()
+
+
+def cmd_pub(args: argparse.Namespace) -> int:
+    if args.message and not args.lines:
+        messages = [" ".join(args.message)]
+    else:
+        messages = [line.rstrip("\n") for line in sys.stdin]
+    return asyncio.run(_pub(args, messages))
+
+
+async def _pub(args: argparse.Namespace, messages: list[str]) -> int:
+    from wiber.client import Client, ClientError, Producer, bootstrap_from_env
+
+    failures = 0
+    async with Client(bootstrap_from_env(args.bootstrap)) as client:
+        producer = Producer(client)
+        futures = [await producer.send(args.topic, text.encode()) for text in messages]
+        for text, future in zip(messages, futures, strict=True):
+            try:
+                offset = await future
+            except ClientError as e:
+                failures += 1
+                print(f"wiber pub: not acknowledged: {e} ({text[:40]!r})", file=sys.stderr)
+                continue
+            if args.json:
+                print(json.dumps({"topic": args.topic, "offset": offset}))
+            else:
+                print(f"published {args.topic} {offset}")
+        await producer.close()
+    return 1 if failures else 0
+
+
+def parse_time(text: str) -> int:
+    """Unix seconds (float) or an ISO 8601 time, as Unix milliseconds."""
+    try:
+        return int(float(text) * 1000)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"wiber: bad time {text!r}: use Unix seconds or ISO 8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def cmd_sub(args: argparse.Namespace) -> int:
+    return asyncio.run(_sub(args))
+
+
+async def _sub(args: argparse.Namespace) -> int:
+    from wiber.client import Client, ClientError, bootstrap_from_env
+    from wiber.client.consumer import Consumer
+
+    async with Client(bootstrap_from_env(args.bootstrap)) as client:
+        try:
+            start, printed = await _history_pages(client, args)
+            if args.count is not None and printed >= args.count:
+                return 0
+            consumer = Consumer(client, args.topic, from_offset=start, group=args.group)
+            async for msg in consumer.messages():
+                _print_message("MSG", msg, args.json)
+                printed += 1
+                if args.group:
+                    await consumer.commit()
+                if args.count is not None and printed >= args.count:
+                    break
+        except ClientError as e:
+            print(f"wiber sub: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
+async def _history_pages(client: Client, args: argparse.Namespace) -> tuple[int | None, int]:
+    """Print the requested history with HISTORY lines; return where live delivery starts."""
+    request: m.Fetch | None = None
+    if args.history is not None:
+        request = m.Fetch(args.topic, last_n=args.history)
+    elif args.from_offset is not None:
+        request = m.Fetch(args.topic, from_offset=args.from_offset)
+    elif args.from_time is not None:
+        request = m.Fetch(args.topic, from_time_ms=parse_time(args.from_time))
+    elif args.group is not None:
+        reply = await client.request(m.FetchOffset(args.group, args.topic), leader=False)
+        offset = reply.offset if isinstance(reply, m.OffsetOk) else None
+        request = m.Fetch(args.topic, from_offset=offset or 0)
+    if request is None:
+        return None, 0
+    count = 0
+    limit = args.history
+    while True:
+        reply = await client.request(request, leader=False)
+        if not isinstance(reply, m.FetchOk):
+            raise SystemExit(f"wiber sub: unexpected reply {reply!r}")
+        for msg in reply.messages[: None if limit is None else limit - count]:
+            _print_message("HISTORY", msg, args.json)
+            count += 1
+        if not reply.messages or (limit is not None and count >= limit):
+            last = reply.messages[-1].offset + 1 if reply.messages else reply.next_offset
+            return last, count
+        request = m.Fetch(args.topic, from_offset=reply.next_offset)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    return asyncio.run(_history(args))
+
+
+async def _history(args: argparse.Namespace) -> int:
+    from wiber.client import Client, ClientError, bootstrap_from_env
+
+    if args.n < 0:
+        print("wiber history: N must be >= 0", file=sys.stderr)
+        return 2
+    async with Client(bootstrap_from_env(args.bootstrap)) as client:
+        count = 0
+        request = m.Fetch(args.topic, last_n=args.n) if args.n else None
+        try:
+            while request is not None and count < args.n:
+                reply = await client.request(request, leader=False)
+                if not isinstance(reply, m.FetchOk) or not reply.messages:
+                    break
+                for msg in reply.messages[: args.n - count]:
+                    _print_message("HISTORY", msg, args.json)
+                    count += 1
+                request = m.Fetch(args.topic, from_offset=reply.next_offset)
+        except ClientError as e:
+            print(f"wiber history: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from wiber.bench import BenchConfig, run_bench
+
+    config = BenchConfig(
+        bootstrap=args.bootstrap,
+        topic=args.topic,
+        size=args.size,
+        inflight=args.inflight,
+        duration=args.duration if args.count is None and args.duration else 10.0,
+        count=args.count,
+        warmup=args.warmup,
+    )
+    result = asyncio.run(run_bench(config))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['msgs_per_s']:.0f} msgs/s ({result['mb_per_s']:.2f} MB/s), "
+            f"latency p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
+            f"p99.9 {result['p999_ms']:.2f} ms, max {result['max_ms']:.2f} ms; "
+            f"{result['acked']} acked, {result['errors']} errors"
+        )
+    return 1 if result["errors"] else 0
 
 
 if __name__ == "__main__":

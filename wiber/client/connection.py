@@ -1,0 +1,150 @@
+"""One framed-protocol connection to one node: requests by id, pipelined; pushes routed.
+
+Every failure a caller sees is a `ClientError` with `definite` telling whether the operation
+certainly did not happen (a lost connection after sending a publish is *not* definite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import uuid
+
+from wiber.codec import MAGIC, CodecError
+from wiber.codec import messages as m
+from wiber.codec.framed import Frame, FrameDecoder, FrameError, encode
+
+DEFAULT_PORT = 7070
+
+
+class ClientError(Exception):
+    def __init__(
+        self, code: str, message: str, *, definite: bool, leader_hint: str | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.definite = definite
+        self.leader_hint = leader_hint
+
+
+def parse_address(address: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    host, sep, port = address.strip().rpartition(":")
+    if not sep:
+        return address.strip(), default_port
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise ClientError("bad-address", f"bad address {address!r}", definite=True) from None
+
+
+class Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str):
+        self.address = address
+        self.node_id = "?"
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[m.Message]] = {}
+        self._deliveries: dict[int, asyncio.Queue[m.Delivery | None]] = {}
+        self._closed: ClientError | None = None
+        self._read_task = asyncio.create_task(self._read_loop())
+
+    @classmethod
+    async def open(cls, address: str, *, timeout: float = 5.0) -> Connection:
+        host, port = parse_address(address)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=1 << 20), timeout
+            )
+        except (OSError, TimeoutError) as e:
+            raise ClientError(
+                "unavailable", f"cannot connect to {address}: {e}", definite=True
+            ) from None
+        writer.write(MAGIC)
+        conn = cls(reader, writer, address)
+        hello = await conn.request(m.Hello([1], f"client-{uuid.uuid4().hex[:12]}"), timeout)
+        if not isinstance(hello, m.HelloOk):
+            await conn.close()
+            raise ClientError(
+                "unsupported-version", f"{address} refused the handshake", definite=True
+            )
+        conn.node_id = hello.node_id
+        return conn
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    async def request(self, message: m.Message, timeout: float | None = 10.0) -> m.Message:
+        """Send one request and wait for its answer. `Error` answers are raised."""
+        if self._closed is not None:
+            raise self._closed
+        request_id = next(self._ids)
+        future: asyncio.Future[m.Message] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        try:
+            self._writer.write(encode(Frame(request_id, message)))
+            await self._writer.drain()
+            reply = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            raise ClientError("timeout", f"no answer from {self.address}", definite=False) from None
+        except (ConnectionError, OSError) as e:
+            raise ClientError("unavailable", str(e), definite=False) from None
+        finally:
+            self._waiting.pop(request_id, None)
+        if isinstance(reply, m.Error):
+            raise ClientError(
+                reply.code, reply.message, definite=reply.definite, leader_hint=reply.leader_hint
+            )
+        return reply
+
+    def deliveries(self, subscription_id: int) -> asyncio.Queue[m.Delivery | None]:
+        """The queue of pushes for a subscription; None in it means the connection closed."""
+        queue = self._deliveries.get(subscription_id)
+        if queue is None:
+            queue = self._deliveries[subscription_id] = asyncio.Queue()
+        return queue
+
+    async def close(self) -> None:
+        self._shutdown(ClientError("closed", "connection closed", definite=True))
+        self._read_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._read_task
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    async def _read_loop(self) -> None:
+        decoder = FrameDecoder()
+        try:
+            while True:
+                data = await self._reader.read(1 << 16)
+                if not data:
+                    break
+                for frame in decoder.feed(data):
+                    self._route(frame)
+            self._shutdown(ClientError("unavailable", f"{self.address} closed", definite=False))
+        except (ConnectionError, OSError, CodecError) as e:
+            self._shutdown(ClientError("unavailable", f"{self.address}: {e}", definite=False))
+
+    def _route(self, frame: Frame | FrameError) -> None:
+        if isinstance(frame, FrameError):
+            return
+        if isinstance(frame.message, m.Delivery):
+            self.deliveries(frame.message.subscription_id).put_nowait(frame.message)
+            return
+        future = self._waiting.get(frame.request_id)
+        if future is not None and not future.done():
+            future.set_result(frame.message)
+
+    def _shutdown(self, error: ClientError) -> None:
+        if self._closed is not None:
+            return
+        self._closed = error
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        for queue in self._deliveries.values():
+            queue.put_nowait(None)

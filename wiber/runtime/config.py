@@ -1,0 +1,196 @@
+"""Node configuration: YAML file, then environment, then command-line overrides.
+
+The keys are those of DESIGN.md 4.7. A file may describe one node (`id`, `host`, ...,
+`peers: [...]`) or a whole cluster (`nodes: [...]`, with the node chosen by `--id`); both end up
+as one `NodeConfig`. Every problem is reported as a `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_CLIENT_PORT = 7070
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the offending key."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfig:
+    id: str
+    host: str
+    peer_port: int
+    client_port: int
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.host}:{self.client_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    id: str = "n1"
+    host: str = DEFAULT_HOST
+    client_port: int = DEFAULT_CLIENT_PORT
+    peer_port: int = DEFAULT_CLIENT_PORT + 1
+    metrics_port: int = DEFAULT_CLIENT_PORT + 2
+    data_dir: Path = Path("data")
+    fsync: str = "group"
+    segment_bytes: int = 64 << 20
+    trace: bool = False
+    tick_ms: int = 50
+    election_ticks: int = 10
+    heartbeat_ticks: int = 1
+    max_clock_offset_ms: int = 500
+    max_line_bytes: int = 1 << 20
+    max_frame_bytes: int = 16 << 20
+    peers: tuple[PeerConfig, ...] = ()
+    tls: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.host}:{self.client_port}"
+
+    @property
+    def voters(self) -> tuple[str, ...]:
+        return tuple(sorted({self.id, *(p.id for p in self.peers)}))
+
+
+_INT_KEYS = (
+    "client_port",
+    "peer_port",
+    "metrics_port",
+    "segment_bytes",
+    "tick_ms",
+    "election_ticks",
+    "heartbeat_ticks",
+    "max_clock_offset_ms",
+    "max_line_bytes",
+    "max_frame_bytes",
+)
+_KNOWN_KEYS = frozenset(
+    {"id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", *_INT_KEYS}
+)
+
+
+def _port(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    is_port = key.lower().endswith("port")
+    if is_port and not 0 <= value <= 65535:
+        raise ConfigError(f"{key}: {value} is not a TCP port (0-65535)")
+    if not is_port and value <= 0:
+        raise ConfigError(f"{key}: must be positive, got {value}")
+    return value
+
+
+def _peer(raw: object, where: str) -> PeerConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with id, host, client_port, peer_port")
+    missing = {"id", "host"} - raw.keys()
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(sorted(missing))}")
+    client_port = _port(raw.get("client_port", DEFAULT_CLIENT_PORT), f"{where}.client_port")
+    peer_port = _port(raw.get("peer_port", client_port + 1), f"{where}.peer_port")
+    return PeerConfig(str(raw["id"]), str(raw["host"]), peer_port, client_port)
+
+
+def _from_mapping(raw: Mapping[str, Any], node_id: str | None) -> NodeConfig:
+    unknown = set(raw) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    raw = dict(raw)
+    if "nodes" in raw:
+        raw = _select_node(raw, node_id)
+    elif node_id is not None and str(raw.get("id", node_id)) != node_id:
+        raise ConfigError(f"id: the file describes node {raw.get('id')!r}, not {node_id!r}")
+    values: dict[str, Any] = {}
+    for key in _INT_KEYS:
+        if key in raw:
+            values[key] = _port(raw[key], key)
+    if "client_port" in values:
+        values.setdefault("peer_port", values["client_port"] + 1)
+        values.setdefault("metrics_port", values["client_port"] + 2)
+    for key in ("id", "host", "fsync"):
+        if key in raw:
+            values[key] = str(raw[key])
+    if node_id is not None:
+        values["id"] = node_id
+    if "data_dir" in raw:
+        values["data_dir"] = Path(str(raw["data_dir"]))
+    if "trace" in raw:
+        values["trace"] = bool(raw["trace"])
+    if "tls" in raw:
+        values["tls"] = dict(raw["tls"] or {})
+    peers = raw.get("peers") or []
+    if not isinstance(peers, list):
+        raise ConfigError("peers: expected a list")
+    values["peers"] = tuple(_peer(p, f"peers[{i}]") for i, p in enumerate(peers))
+    return NodeConfig(**values)
+
+
+def _select_node(raw: dict[str, Any], node_id: str | None) -> dict[str, Any]:
+    nodes = raw.pop("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise ConfigError("nodes: expected a non-empty list of nodes")
+    if node_id is None:
+        raise ConfigError("nodes: a cluster file needs --id to say which node this is")
+    ids = [str(n.get("id")) if isinstance(n, dict) else "?" for n in nodes]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"nodes: duplicate node ids in {ids}")
+    if node_id not in ids:
+        raise ConfigError(f"--id {node_id}: not among the cluster's nodes {ids}")
+    me = nodes[ids.index(node_id)]
+    merged = {**raw, **me}
+    merged["peers"] = [n for n in nodes if str(n.get("id")) != node_id]
+    if "data_dir" in raw and "data_dir" not in me:
+        merged["data_dir"] = str(Path(str(raw["data_dir"])) / node_id)
+    return merged
+
+
+def load_config(path: Path | None = None, node_id: str | None = None) -> NodeConfig:
+    """Read the YAML file (if any), then apply WIBER_* environment overrides."""
+    raw: Mapping[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ConfigError(f"{path}: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        raw = loaded or {}
+    config = _from_mapping(raw, node_id)
+    return apply_env(config, os.environ)
+
+
+def apply_env(config: NodeConfig, env: Mapping[str, str]) -> NodeConfig:
+    changes: dict[str, Any] = {}
+    if "WIBER_HOST" in env:
+        changes["host"] = env["WIBER_HOST"]
+    if "WIBER_PORT" in env:
+        port = _env_int(env, "WIBER_PORT")
+        changes.update(client_port=port, peer_port=port + 1, metrics_port=port + 2)
+    if "WIBER_PEER_PORT" in env:
+        changes["peer_port"] = _env_int(env, "WIBER_PEER_PORT")
+    if "WIBER_DATA_DIR" in env:
+        changes["data_dir"] = Path(env["WIBER_DATA_DIR"])
+    if "WIBER_FSYNC" in env:
+        changes["fsync"] = env["WIBER_FSYNC"]
+    return replace(config, **changes) if changes else config
+
+
+def _env_int(env: Mapping[str, str], key: str) -> int:
+    try:
+        return _port(int(env[key]), key)
+    except ValueError:
+        raise ConfigError(f"{key}: expected an integer, got {env[key]!r}") from None

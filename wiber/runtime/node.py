@@ -1,0 +1,408 @@
+"""One Wiber node on asyncio: the Raft core, its disk, the broker state machine and the clock.
+
+The node drives the pure core: timers call `tick()`, client requests call `propose()` and
+`read_index()`, and one driver task executes `plan(ready)` for every Ready, exactly as the
+simulator does. Group commit falls out of that loop: while one fsync runs in a worker thread,
+new proposals pile up in the core, and the next Ready appends and syncs them all at once.
+
+A single node is a Raft group of one; there is no separate code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from wiber.broker import (
+    Appended,
+    BrokerState,
+    CommitOffset,
+    Effect,
+    NewMessage,
+    OffsetCommitted,
+    Origin,
+    PublishBatch,
+    Published,
+    ReadResult,
+    Rejected,
+    encode_command,
+)
+from wiber.clocks.hlc import HybridClock
+from wiber.core.errors import ProposalDropped
+from wiber.core.plan import (
+    Append,
+    Apply,
+    InstallSnapshot,
+    SaveHardState,
+    Send,
+    ServeReads,
+    Sync,
+    plan,
+)
+from wiber.core.raft import RaftCore
+from wiber.core.types import Config, Entry, EntryKind, Message, Ready, Role
+from wiber.runtime.config import NodeConfig
+from wiber.runtime.disk import DiskStorage
+from wiber.runtime.entries import entry_timestamp
+from wiber.storage import MetaStore
+
+log = logging.getLogger("wiber.node")
+
+Sender = Callable[[Sequence[Message]], None]
+
+
+class RequestError(Exception):
+    """A client request failed. `definite` is True when it certainly did not take effect."""
+
+    def __init__(
+        self, code: str, message: str, *, definite: bool, leader: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.definite = definite
+        self.leader = leader
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    offsets: tuple[int, ...]
+    duplicate: bool
+
+
+def physical_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Node:
+    def __init__(self, config: NodeConfig, *, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.id = config.id
+        self.disk = DiskStorage(
+            config.data_dir,
+            bootstrap_voters=config.voters,
+            fsync=config.fsync,
+            segment_bytes=config.segment_bytes,
+        )
+        snapshot = self.disk.snapshot()
+        self.broker = BrokerState.restore(snapshot.data) if snapshot.data else BrokerState()
+        self.core = RaftCore(
+            Config(
+                id=config.id,
+                election_ticks=config.election_ticks,
+                heartbeat_ticks=config.heartbeat_ticks,
+            ),
+            self.disk,
+            rng or random.Random(),
+            applied=snapshot.index,
+        )
+        self._clock_meta = MetaStore(config.data_dir / "clock-bound")
+        floor = (self._clock_meta.load() or {}).get("bound", 0)
+        self.clock = HybridClock(config.id, config.max_clock_offset_ms, floor=int(floor))
+        self.sender: Sender = lambda messages: None
+        # Request numbers start at a random point so that a restarted node never mistakes an
+        # old entry's origin for one of its new requests.
+        self._next_request = int.from_bytes(os.urandom(5), "big") << 20
+        self._pending: dict[int, asyncio.Future[Effect]] = {}
+        self._reads: dict[bytes, asyncio.Future[int]] = {}
+        self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._topic_events: dict[str, asyncio.Event] = {}
+        self._wake = asyncio.Event()
+        self._role = Role.FOLLOWER
+        self._leader: str | None = None
+        self._leader_changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fsync_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsync")
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._persist_clock_bound()
+        if self.core.conf.voters == (self.id,):
+            self.core.campaign()  # a group of one need not wait an election timeout
+        self._tasks = [
+            asyncio.create_task(self._drive(), name=f"{self.id}-drive"),
+            asyncio.create_task(self._tick(), name=f"{self.id}-tick"),
+        ]
+        if self.disk.fsync_policy.interval_ms is not None:
+            self._tasks.append(asyncio.create_task(self._interval_sync()))
+        self._wake.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._fail_pending("node is shutting down")
+        self._fsync_pool.shutdown(wait=True)
+        self.disk.sync()
+        self.disk.close()
+
+    def step(self, message: Message) -> None:
+        """A message from a peer (the transport calls this)."""
+        self.core.step(message)
+        self._wake.set()
+
+    # -- client operations ----------------------------------------------------------------
+
+    @property
+    def leader(self) -> str | None:
+        return self._leader
+
+    @property
+    def is_leader(self) -> bool:
+        return self._role is Role.LEADER
+
+    async def wait_for_leader(self, timeout: float) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._leader is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise RequestError("unavailable", "no leader elected yet", definite=True)
+            self._leader_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._leader_changed.wait(), remaining)
+        return self._leader
+
+    async def publish(self, topic: str, messages: Sequence[NewMessage]) -> PublishResult:
+        request = self._new_request()
+        now = physical_ms()
+        if self.clock.needs_persist(now):
+            self._persist_clock_bound()
+        hlc = self.clock.now(now)
+        batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request))
+        effect = await self._propose(request, encode_command(batch))
+        if isinstance(effect, Published):
+            return PublishResult(effect.offsets, effect.duplicate)
+        raise self._rejection(effect)
+
+    async def commit_offset(
+        self, group: str, topic: str, offset: int, expect: int | None = None
+    ) -> None:
+        request = self._new_request()
+        command = CommitOffset(group, topic, offset, expect, Origin(self.id, request))
+        effect = await self._propose(request, encode_command(command))
+        if not isinstance(effect, OffsetCommitted):
+            raise self._rejection(effect)
+
+    async def read_barrier(self) -> None:
+        """Return once this node's applied state includes every write acknowledged before the
+        call (ReadIndex: the leader confirms it still leads, then we wait to apply that far)."""
+        context = os.urandom(12)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._reads[context] = future
+        try:
+            self.core.read_index(context)
+        except ProposalDropped as e:
+            del self._reads[context]
+            raise self._dropped(e) from None
+        self._wake.set()
+        try:
+            index = await future
+        finally:
+            self._reads.pop(context, None)
+        await self.wait_applied(index)
+
+    async def wait_applied(self, index: int) -> None:
+        if self.broker.applied_index >= index:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applied_waiters.append((index, future))
+        await future
+
+    def read(
+        self,
+        topic: str,
+        *,
+        from_offset: int | None = None,
+        last_n: int | None = None,
+        from_time_ms: int | None = None,
+        max_count: int = 1000,
+        max_bytes: int = 1 << 20,
+    ) -> ReadResult:
+        return self.broker.read(
+            topic,
+            from_offset=from_offset,
+            last_n=last_n,
+            from_time_ms=from_time_ms,
+            max_count=max_count,
+            max_bytes=max_bytes,
+            entry_reader=self.disk.entry_data,
+        )
+
+    def topic_event(self, topic: str) -> asyncio.Event:
+        """An event set the next time messages are applied to `topic` (then replaced)."""
+        event = self._topic_events.get(topic)
+        if event is None:
+            event = self._topic_events[topic] = asyncio.Event()
+        return event
+
+    # -- internals: proposals -------------------------------------------------------------
+
+    def _new_request(self) -> int:
+        self._next_request += 1
+        return self._next_request
+
+    async def _propose(self, request: int, data: bytes) -> Effect:
+        if self.core.conf.voters == (self.id,) and self._leader is None:
+            await self.wait_for_leader(timeout=5.0)
+        future: asyncio.Future[Effect] = asyncio.get_running_loop().create_future()
+        self._pending[request] = future
+        try:
+            self.core.propose(data)
+        except ProposalDropped as e:
+            del self._pending[request]
+            raise self._dropped(e) from None
+        self._wake.set()
+        try:
+            return await future
+        finally:
+            self._pending.pop(request, None)
+
+    def _dropped(self, e: ProposalDropped) -> RequestError:
+        code = "not-leader" if e.reason == "not-leader" else "unavailable"
+        return RequestError(code, str(e), definite=True, leader=self.address_of(e.leader_hint))
+
+    def address_of(self, node_id: str | None) -> str | None:
+        """A node's client address (host:port), as clients need it for a leader hint."""
+        if node_id == self.id:
+            return self.config.client_address
+        return next((p.client_address for p in self.config.peers if p.id == node_id), None)
+
+    @staticmethod
+    def _rejection(effect: Effect) -> RequestError:
+        if isinstance(effect, Rejected):
+            return RequestError(effect.code, effect.message, definite=effect.definite)
+        return RequestError("internal", f"unexpected effect {effect!r}", definite=False)
+
+    def _fail_pending(self, why: str) -> None:
+        # The entries may still commit under a later leader: the outcome is unknown.
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(RequestError("unknown", why, definite=False))
+        self._pending.clear()
+        for read in self._reads.values():
+            if not read.done():
+                read.set_exception(RequestError("unavailable", why, definite=True))
+        self._reads.clear()
+
+    # -- internals: the Ready loop --------------------------------------------------------
+
+    async def _tick(self) -> None:
+        interval = self.config.tick_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            self.core.tick()
+            self._wake.set()
+
+    async def _drive(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.core.has_ready():
+                ready = self.core.ready()
+                await self._execute(ready)
+                self.core.advance(ready)
+                self._observe_soft_state(ready)
+
+    async def _execute(self, ready: Ready) -> None:
+        for action in plan(ready):
+            match action:
+                case InstallSnapshot(snapshot):
+                    self.disk.install_snapshot(snapshot)
+                    self.broker = BrokerState.restore(snapshot.data)
+                case Append(entries):
+                    self.disk.append(entries, [entry_timestamp(e) for e in entries])
+                case SaveHardState(hard_state):
+                    self.disk.save_hard_state(hard_state)
+                case Sync():
+                    await self._sync()
+                case Send(messages):
+                    self.sender(messages)
+                case Apply(entries):
+                    self._apply(entries)
+                case ServeReads(read_states):
+                    for rs in read_states:
+                        future = self._reads.get(rs.context)
+                        if future is not None and not future.done():
+                            future.set_result(rs.index)
+
+    async def _sync(self) -> None:
+        policy = self.disk.fsync_policy
+        if policy.fsyncs and not policy.syncs_each_append and policy.interval_ms is None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._fsync_pool, self.disk.sync)
+
+    async def _interval_sync(self) -> None:
+        interval = (self.disk.fsync_policy.interval_ms or 1000) / 1000
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            await loop.run_in_executor(self._fsync_pool, self.disk.sync)
+
+    def _apply(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            if entry.kind is EntryKind.NORMAL:
+                for effect in self.broker.apply(entry.index, entry.data):
+                    self._dispatch(effect)
+            else:
+                self.broker.apply_noop(entry.index)
+        applied = self.broker.applied_index
+        if self._applied_waiters:
+            still = []
+            for index, future in self._applied_waiters:
+                if index <= applied:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((index, future))
+            self._applied_waiters = still
+
+    def _dispatch(self, effect: Effect) -> None:
+        if isinstance(effect, Appended):
+            event = self._topic_events.pop(effect.topic, None)
+            if event is not None:
+                event.set()
+            return
+        origin = effect.origin
+        if origin is None or origin.node != self.id:
+            return
+        future = self._pending.get(origin.request)
+        if future is not None and not future.done():
+            future.set_result(effect)
+
+    def _observe_soft_state(self, ready: Ready) -> None:
+        soft = ready.soft_state
+        if soft.leader != self._leader:
+            self._leader = soft.leader
+            self._leader_changed.set()
+        if soft.role is not self._role:
+            was_leader = self._role is Role.LEADER
+            self._role = soft.role
+            log.info("%s is now %s (leader %s)", self.id, soft.role.value, soft.leader)
+            if was_leader:
+                self._fail_pending("leadership lost before the request committed")
+
+    def _persist_clock_bound(self) -> None:
+        bound = self.clock.persist_bound(physical_ms())
+        self._clock_meta.save({"bound": bound})
+        self.clock.bound_persisted(bound)
+
+
+async def run_forever(node: Node, serve: Callable[[Node], Awaitable[None]]) -> None:
+    await node.start()
+    try:
+        await serve(node)
+    finally:
+        await node.close()

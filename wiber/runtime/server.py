@@ -1,0 +1,352 @@
+"""The client listener: one port, both protocols, told apart by the first bytes.
+
+A line-protocol session answers the seed's verbs in order; a framed session handles each request
+in its own task so that a client can pipeline, and pushes deliveries for its subscriptions.
+Protocol errors are answered and the connection stays usable where the protocol allows; nothing
+a client sends can take the node down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from wiber.broker import BrokerMessage, NewMessage, ReadError
+from wiber.codec import CodecError, sniff
+from wiber.codec import line as ln
+from wiber.codec import messages as m
+from wiber.codec.framed import Frame, FrameDecoder, FrameError, encode
+from wiber.runtime.node import Node, RequestError
+
+log = logging.getLogger("wiber.server")
+
+READ_CHUNK = 1 << 16
+PAGE = 1000
+
+
+def resolve_start(
+    node: Node,
+    topic: str,
+    *,
+    from_offset: int | None = None,
+    last_n: int | None = None,
+    from_time_ms: int | None = None,
+) -> int:
+    """The offset a read starts at; the newest end when no position is given (live only)."""
+    if from_offset is not None:
+        return max(from_offset, node.broker.log_start_offset(topic))
+    if last_n is not None:
+        return max(node.broker.log_start_offset(topic), node.broker.end_offset(topic) - last_n)
+    if from_time_ms is not None:
+        result = node.read(topic, from_time_ms=from_time_ms, max_count=1)
+        return result.messages[0].offset if result.messages else result.next_offset
+    return node.broker.end_offset(topic)
+
+
+async def pages(
+    node: Node, topic: str, start: int, *, follow: bool, limit: int | None = None
+) -> AsyncIterator[list[BrokerMessage]]:
+    """Pages of `topic` from offset `start`; with `follow`, then live pages forever.
+
+    History and live delivery are one loop over offsets, so there is no gap and no duplicate
+    where one turns into the other. The topic's event is taken before each read, so a message
+    applied between the read and the wait still wakes us.
+    """
+    sent = 0
+    while limit is None or sent < limit:
+        event = node.topic_event(topic)
+        want = PAGE if limit is None else min(PAGE, limit - sent)
+        result = node.read(topic, from_offset=start, max_count=want)
+        if result.messages:
+            sent += len(result.messages)
+            yield result.messages
+        start = result.next_offset
+        if start >= node.broker.end_offset(topic):
+            if not follow:
+                return
+            await event.wait()
+
+
+async def serve_client(
+    node: Node, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    peer = writer.get_extra_info("peername")
+    try:
+        first = b""
+        while sniff(first) == "need-more":
+            chunk = await reader.read(READ_CHUNK)
+            if not chunk:
+                return
+            first += chunk
+        if sniff(first) == "framed":
+            await FramedSession(node, reader, writer).run(first)
+        else:
+            await LineSession(node, reader, writer).run(first)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    except Exception:
+        log.exception("client session %s failed", peer)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+class LineSession:
+    """The seed's text protocol: one command per line, answered in order."""
+
+    def __init__(self, node: Node, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.node = node
+        self.reader = reader
+        self.writer = writer
+        self.decoder = ln.LineDecoder(node.config.max_line_bytes)
+        self.subscriptions: dict[str, asyncio.Task[None]] = {}
+
+    async def run(self, first: bytes) -> None:
+        data = first
+        try:
+            while data:
+                for item in self.decoder.feed(data):
+                    if isinstance(item, ln.LineError):
+                        self.writer.write(item.reply())
+                    elif not await self.handle(item):
+                        return
+                await self.writer.drain()
+                data = await self.reader.read(READ_CHUNK)
+            for item in self.decoder.feed_eof():
+                if isinstance(item, ln.LineError):
+                    self.writer.write(item.reply())
+        finally:
+            for task in self.subscriptions.values():
+                task.cancel()
+
+    async def handle(self, command: ln.LineCommand) -> bool:
+        try:
+            match command:
+                case ln.Ping():
+                    self.writer.write(ln.pong())
+                case ln.Quit():
+                    self.writer.write(ln.bye())
+                    await self.writer.drain()
+                    return False
+                case ln.Pub(topic, message):
+                    result = await self.node.publish(topic, [NewMessage(message.encode())])
+                    self.writer.write(ln.published(topic, result.offsets[0]))
+                case ln.Sub(topic, from_offset):
+                    await self.subscribe(topic, from_offset)
+                case ln.History(topic, n):
+                    await self.history(topic, n)
+                case ln.Fetch(topic, offset, n):
+                    await self.fetch(topic, offset, n)
+        except RequestError as e:
+            self.writer.write(ln.err(f"{e.code}: {e.message}"))
+        except ReadError as e:
+            self.writer.write(ln.err(f"bad-request: {e}"))
+        return True
+
+    async def subscribe(self, topic: str, from_offset: int | None) -> None:
+        if topic in self.subscriptions:
+            self.writer.write(ln.err(f"already subscribed to {topic}"))
+            return
+        await self.node.read_barrier()
+        start = resolve_start(self.node, topic, from_offset=from_offset)
+        self.writer.write(ln.subscribed(topic, from_offset))
+        self.subscriptions[topic] = asyncio.create_task(self._deliver(topic, start))
+
+    async def _deliver(self, topic: str, start: int) -> None:
+        async for page in pages(self.node, topic, start, follow=True):
+            for msg in page:
+                self.writer.write(ln.msg_line(topic, msg.hlc, msg.payload))
+            await self.writer.drain()
+
+    async def history(self, topic: str, n: int) -> None:
+        await self.node.read_barrier()
+        count = 0
+        if n > 0:
+            start = resolve_start(self.node, topic, last_n=n)
+            async for page in pages(self.node, topic, start, follow=False, limit=n):
+                for msg in page:
+                    self.writer.write(ln.history_line(topic, msg.hlc, msg.payload))
+                count += len(page)
+                await self.writer.drain()
+        self.writer.write(ln.history_done(topic, count))
+
+    async def fetch(self, topic: str, offset: int, n: int) -> None:
+        await self.node.read_barrier()
+        count = 0
+        next_offset = offset
+        if n > 0:
+            async for page in pages(self.node, topic, offset, follow=False, limit=n):
+                for msg in page:
+                    self.writer.write(ln.history_line(topic, msg.hlc, msg.payload))
+                count += len(page)
+                next_offset = page[-1].offset + 1
+                await self.writer.drain()
+        self.writer.write(ln.fetch_done(topic, count, next_offset))
+
+
+def stored(msg: BrokerMessage, node: str) -> m.StoredMessage:
+    return m.StoredMessage(
+        topic=msg.topic,
+        offset=msg.offset,
+        hlc=msg.hlc,
+        producer_id=msg.producer_id,
+        seq=msg.seq,
+        create_time_ms=msg.create_time_ms,
+        payload=msg.payload,
+        node=node,
+    )
+
+
+Handler = Callable[[m.Message], Awaitable[m.Message]]
+
+
+class FramedSession:
+    """The binary protocol: pipelined requests, each answered with its request id."""
+
+    def __init__(self, node: Node, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.node = node
+        self.reader = reader
+        self.writer = writer
+        self.decoder = FrameDecoder(max_frame_bytes=node.config.max_frame_bytes, expect_magic=True)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.subscriptions: dict[int, asyncio.Task[None]] = {}
+        self.next_subscription = 0
+        self.greeted = False
+
+    async def run(self, first: bytes) -> None:
+        data = first
+        try:
+            while data:
+                try:
+                    frames = self.decoder.feed(data)
+                except CodecError as e:
+                    self.send(Frame(0, m.Error("bad-request", str(e), definite=True)))
+                    return
+                for frame in frames:
+                    if isinstance(frame, FrameError):
+                        self.send(frame.reply())
+                    else:
+                        task = asyncio.create_task(self.answer(frame))
+                        self.tasks.add(task)
+                        task.add_done_callback(self.tasks.discard)
+                await self.writer.drain()
+                data = await self.reader.read(READ_CHUNK)
+        finally:
+            for task in [*self.tasks, *self.subscriptions.values()]:
+                task.cancel()
+
+    def send(self, frame: Frame) -> None:
+        self.writer.write(encode(frame, max_frame_bytes=self.node.config.max_frame_bytes))
+
+    async def answer(self, frame: Frame) -> None:
+        try:
+            reply = await self.handle(frame.message)
+        except RequestError as e:
+            reply = m.Error(e.code, e.message, definite=e.definite, leader_hint=e.leader)
+        except (ReadError, CodecError, ValueError) as e:
+            reply = m.Error("bad-request", str(e), definite=True)
+        self.send(Frame(frame.request_id, reply))
+        await self.writer.drain()
+
+    async def handle(self, request: m.Message) -> m.Message:
+        node = self.node
+        match request:
+            case m.Hello(versions, _):
+                version = m.choose_version(versions)
+                if version is None:
+                    return m.Error("unsupported-version", f"no common version in {versions}", True)
+                self.greeted = True
+                return m.HelloOk(version, node.id)
+            case m.Ping():
+                return m.Pong()
+            case m.Publish(topic, messages, _acks):
+                result = await node.publish(
+                    topic,
+                    [
+                        NewMessage(x.payload, x.producer_id, x.seq, x.create_time_ms)
+                        for x in messages
+                    ],
+                )
+                return m.PublishOk(list(result.offsets))
+            case m.Fetch():
+                return await self.fetch(request)
+            case m.Subscribe():
+                return await self.subscribe(request)
+            case m.Unsubscribe(subscription_id):
+                task = self.subscriptions.pop(subscription_id, None)
+                if task is None:
+                    return m.Error(
+                        "unknown-subscription", f"no subscription {subscription_id}", True
+                    )
+                task.cancel()
+                return m.Ok()
+            case m.CommitOffset(group, topic, offset, expect):
+                await node.commit_offset(group, topic, offset, expect)
+                return m.Ok()
+            case m.FetchOffset(group, topic):
+                await node.read_barrier()
+                return m.OffsetOk(node.broker.committed_offset(group, topic))
+            case m.Metadata():
+                members = [m.Member(node.id, node.config.client_address)]
+                members += [m.Member(p.id, p.client_address) for p in node.config.peers]
+                return m.MetadataOk(members, node.leader)
+        return m.Error("bad-request", f"{type(request).__name__} is not a request", True)
+
+    async def fetch(self, request: m.Fetch) -> m.Message:
+        if not request.stale_ok:
+            await self.node.read_barrier()
+        result = self.node.read(
+            request.topic,
+            from_offset=request.from_offset,
+            last_n=request.last_n,
+            from_time_ms=request.from_time_ms,
+            max_count=request.max_count,
+            max_bytes=request.max_bytes,
+        )
+        return m.FetchOk(
+            [stored(x, self.node.id) for x in result.messages],
+            result.next_offset,
+            result.log_start_offset,
+        )
+
+    async def subscribe(self, request: m.Subscribe) -> m.Message:
+        node = self.node
+        await node.read_barrier()
+        from_offset = request.from_offset
+        if request.group is not None and from_offset is None:
+            from_offset = node.broker.committed_offset(request.group, request.topic)
+        start = resolve_start(
+            node,
+            request.topic,
+            from_offset=from_offset,
+            last_n=request.last_n,
+            from_time_ms=request.from_time_ms,
+        )
+        self.next_subscription += 1
+        sid = self.next_subscription
+        iterator = pages(node, request.topic, start, follow=True)
+        self.subscriptions[sid] = asyncio.create_task(self._push(sid, iterator))
+        return m.SubscribeOk(sid, start)
+
+    async def _push(self, sid: int, iterator: AsyncIterator[list[BrokerMessage]]) -> None:
+        async for page in iterator:
+            self.send(Frame(0, m.Delivery(sid, [stored(x, self.node.id) for x in page])))
+            await self.writer.drain()
+
+
+async def serve(node: Node, ready: asyncio.Event | None = None) -> None:
+    """Listen on the node's client port until cancelled."""
+    server = await asyncio.start_server(
+        lambda r, w: serve_client(node, r, w),
+        host=node.config.host,
+        port=node.config.client_port,
+        limit=READ_CHUNK,
+    )
+    log.info("%s serving clients on %s", node.id, node.config.client_address)
+    if ready is not None:
+        ready.set()
+    async with server:
+        await server.serve_forever()
