@@ -35,7 +35,8 @@ from wiber.codec.names import validate_topic
 MAX_LINE_BYTES: Final = 1 << 20
 MAX_NUMBER: Final = 2**63 - 1
 _NUMBER: Final = re.compile(r"[0-9]{1,19}")
-_VERB: Final = re.compile(r"[^ \t]+")
+_HEAD: Final = re.compile(r"[ \t]*([^ \t]+)(.*)", re.DOTALL)  # verb, rest of the line
+_PUB_ARGS: Final = re.compile(r"[ \t]+([^ \t]+)[ \t](.*)", re.DOTALL)  # topic, message
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,9 @@ class LineDecoder:
             if self._discarding:
                 self._discarding = False
             else:
-                self._emit(parse_line(buf, start, newline, self._max), out)
+                item = parse_line(buf, start, newline, self._max)
+                if item is not None:
+                    out.append(item)
             start = newline + 1
             newline = buf.find(b"\n", start)
         del buf[:start]
@@ -134,15 +137,8 @@ class LineDecoder:
         """The peer closed: a last line without its newline still counts (`printf PING | nc`)."""
         buf, discarding = self._buf, self._discarding
         self._buf, self._scanned, self._discarding = bytearray(), 0, False
-        out: list[LineCommand | LineError] = []
-        if buf and not discarding:
-            self._emit(parse_line(buf, 0, len(buf), self._max), out)
-        return out
-
-    @staticmethod
-    def _emit(item: LineCommand | LineError | None, out: list[LineCommand | LineError]) -> None:
-        if item is not None:
-            out.append(item)
+        item = parse_line(buf, 0, len(buf), self._max) if buf and not discarding else None
+        return [item] if item is not None else []
 
 
 def _too_long(limit: int) -> LineError:
@@ -158,14 +154,13 @@ def parse_line(
     if end > start and buf[end - 1] == 0x0D:  # \r of a \r\n ending
         end -= 1
     try:
-        text = bytes(buf[start:end]).decode("utf-8")
+        text = buf[start:end].decode("utf-8")
     except UnicodeDecodeError as e:
         return LineError(f"line is not valid UTF-8 (bad byte at column {e.start})")
-    stripped = text.lstrip(" \t")
-    head = _VERB.match(stripped)
+    head = _HEAD.match(text)
     if head is None:
         return None
-    verb, rest = head.group(), stripped[head.end() :]
+    verb, rest = head.group(1), head.group(2)
     parser = _PARSERS.get(verb.upper())
     if parser is None:
         return LineError(f"unknown command {_shorten(verb)!r}", verb=_shorten(verb))
@@ -177,21 +172,12 @@ def parse_line(
 
 def _parse_pub(rest: str) -> Pub:
     # The message is the rest of the line after one separator, spaces and all, as in the seed.
-    if not rest or rest[0] not in " \t":
+    args = _PUB_ARGS.fullmatch(rest)
+    if args is None:
         raise CodecError("usage: PUB <topic> <message>")
-    body = rest[1:].lstrip(" \t")
-    topic, sep, message = _split_first(body)
-    if not sep:
-        raise CodecError("usage: PUB <topic> <message>")
+    topic, message = args.group(1), args.group(2)
     validate_topic(topic)
     return Pub(topic, message)
-
-
-def _split_first(text: str) -> tuple[str, str, str]:
-    for i, char in enumerate(text):
-        if char in " \t":
-            return text[:i], char, text[i + 1 :]
-    return text, "", ""
 
 
 def _args(rest: str, counts: tuple[int, ...], usage: str) -> list[str]:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from wiber.codec.errors import CodecError
-from wiber.codec.names import validate_group, validate_id, validate_topic
+from wiber.codec.names import (
+    MAX_ID_CHARS,
+    is_topic,
+    validate_group,
+    validate_id,
+    validate_topic,
+)
 
 PROTOCOL_VERSIONS: Final = (1,)  # the versions this build speaks, oldest first
 MAX_BATCH_MESSAGES: Final = 65_536  # messages in one Publish, Delivery or FetchOk
@@ -65,6 +71,14 @@ def check_count(name: str, value: int, *, low: int = 0, high: int = MAX_INT) -> 
         raise CodecError(f"{name} must be an integer, not {type(value).__name__}")
     if not low <= value <= high:
         raise CodecError(f"{name} must be in {low}..{high}, not {value}")
+
+
+def _is_count(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_INT
+
+
+def _is_id(value: object) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_ID_CHARS
 
 
 def _check_optional_count(name: str, value: int | None) -> None:
@@ -126,6 +140,16 @@ class PublishMessage:
     create_time_ms: int | None = None
 
     def __post_init__(self) -> None:
+        # why: one of these per published message; the common valid case takes one expression.
+        if (
+            type(self.payload) is bytes
+            and (
+                (self.producer_id is None and self.seq is None)
+                or (_is_id(self.producer_id) and _is_count(self.seq))
+            )
+            and (self.create_time_ms is None or _is_count(self.create_time_ms))
+        ):
+            return
         if type(self.payload) is not bytes:
             raise CodecError(f"payload must be bytes, not {type(self.payload).__name__}")
         if self.producer_id is not None:
@@ -150,6 +174,18 @@ class StoredMessage:
     node: str | None = None  # the node that stamped the HLC
 
     def __post_init__(self) -> None:
+        # why: one of these per delivered message; the common valid case takes one expression.
+        if (
+            is_topic(self.topic)
+            and _is_count(self.offset)
+            and _is_count(self.hlc)
+            and (self.producer_id is None or _is_id(self.producer_id))
+            and (self.seq is None or _is_count(self.seq))
+            and (self.create_time_ms is None or _is_count(self.create_time_ms))
+            and type(self.payload) is bytes
+            and (self.node is None or _is_id(self.node))
+        ):
+            return
         validate_topic(self.topic)
         check_count("offset", self.offset)
         check_count("hlc", self.hlc)

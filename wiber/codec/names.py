@@ -19,6 +19,17 @@ _NAME_CHARS: Final = re.compile(r"[A-Za-z0-9._-]+")
 _BAD_CHAR: Final = re.compile(r"[^A-Za-z0-9._-]")
 
 
+def is_topic(name: object) -> bool:
+    """Whether `name` is a valid topic (or group) name; `validate_topic` says why not."""
+    return (
+        type(name) is str
+        and len(name) <= MAX_TOPIC_CHARS
+        and _NAME_CHARS.fullmatch(name) is not None
+        and name != "."
+        and name != ".."
+    )
+
+
 def validate_topic(name: str) -> None:
     """Raise `CodecError` saying why `name` is not a valid topic name."""
     _validate_name("topic", name)
@@ -38,6 +49,8 @@ def validate_id(kind: str, value: str) -> None:
 
 
 def _validate_name(kind: str, name: str) -> None:
+    if is_topic(name):
+        return
     if not isinstance(name, str):
         raise CodecError(f"{kind} name must be a string, not {type(name).__name__}")
     if not name:
