@@ -219,8 +219,10 @@ class HybridClock:
     def needs_persist(self, physical_ms: int) -> bool:
         """True once the clock has used half its lease: time to persist a new bound.
 
-        Persisting at half the lease keeps fsync off the stamping path: a value above the
-        durable bound is only issued if a whole half-lease passes without the runtime acting.
+        Checked on every tick, this keeps fsync off the stamping path. It cannot promise that
+        every value stays below the durable bound (a peer may push the clock up to
+        max_offset_ms ahead), so before a value leaves the node the runtime still checks
+        ``value <= durable_bound`` and persists a new bound first when it is not.
         """
         half_lease = pack(min(physical_ms + self.lease_ms // 2, PHYSICAL_MAX_MS), 0)
         return max(self._last, half_lease) > self._durable_bound

@@ -325,7 +325,9 @@ class ReorderBuffer(Generic[V]):
         if message.offset <= topic.high:
             marks.add(Mark.LATE)
             topic.gaps.fill(message.offset)
-            missing = [d for d in missing if d != (message.topic, message.offset - 1)]
+            # A late message's place in its topic is already lost; only its own deps count.
+            gap = (message.topic, message.offset - 1)
+            missing = [d for d in missing if d != gap or d in message.deps]
         else:
             if message.offset > topic.high + 1:
                 forgotten = topic.gaps.add_above(topic.high + 1, message.offset)
