@@ -1,0 +1,319 @@
+"""A whole cluster in one thread, from one seed: `simulate(seed, ...) -> SimResult`.
+
+Theory of operation. One `random.Random(seed)` draws, in a fixed order, the seeds of every
+component (network, nemesis, clients, disks, each node), so adding a draw in one component
+never shifts another's. One `EventQueue` orders everything that happens: node ticks, message
+deliveries, client steps, faults. After every event that changed some node, the safety checks
+of `wiber.sim.invariants` run over the whole cluster; the first violation ends the run.
+
+A run has two phases. During the fault phase the nemesis starts and stops faults. At its end
+everything heals (nodes restart and resume, the network becomes perfect), clients stop
+starting ops, and the quiet phase checks liveness: a leader within a bounded virtual time,
+and every entry a client got into some log decided (committed, overwritten, or in no log).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.history import Op
+from wiber.core.types import Config, ConfState, Entry, Message, NodeId, ReadState, Role
+from wiber.invariant import InvariantViolation
+from wiber.sim import invariants
+from wiber.sim.clients import ClientOptions, Clients, Recorder
+from wiber.sim.coreapi import DEFAULT_CORE, CoreFactory
+from wiber.sim.disk import SimDisk
+from wiber.sim.events import EventQueue
+from wiber.sim.nemesis import FAULT_KINDS, Nemesis, NemesisOptions
+from wiber.sim.network import Network
+from wiber.sim.node import NodeHooks, SimNode, ViolationError
+from wiber.sim.trace import Trace
+
+TICK_US = 10_000
+QUIET_US = 1_500_000  # the quiet phase after the heal: time enough to elect and catch up
+LEADER_BOUND_US = 1_000_000  # a leader must exist this long after the heal
+CLIENT_TIMEOUT_US = 1_000_000
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    seed: int
+    nodes: int = 3
+    faults: frozenset[str] = frozenset(FAULT_KINDS)
+    time_s: float = 2.0  # the fault phase, in virtual seconds; the quiet phase comes after
+    clients: int = 3
+    compact_every: int = 64
+    election_ticks: int = 10
+    heartbeat_ticks: int = 2
+
+
+@dataclass
+class SimResult:
+    seed: int
+    violation: invariants.Violation | None
+    trace: list[str]
+    history: list[Op]
+    events: int
+    virtual_us: int
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.violation is None
+
+
+class Simulator:
+    def __init__(
+        self,
+        options: SimOptions,
+        core_factory: CoreFactory = DEFAULT_CORE,
+        history_path: Path | None = None,
+    ) -> None:
+        self.options = options
+        self.queue = EventQueue()
+        world_rng = random.Random(options.seed)
+        seeds = [world_rng.getrandbits(64) for _ in range(5)]
+        self._disk_rng = random.Random(seeds[0])
+        self.network = Network(self.queue, random.Random(seeds[1]), self._deliver)
+        self.ghost = invariants.Ghost()
+        self.trace = Trace(self.queue)
+        self.recorder = Recorder(self.queue, history_path)
+        self.nodes = self._build_nodes(options, core_factory, random.Random(seeds[2]))
+        self.fault_end_us = int(options.time_s * 1_000_000)
+        self.end_us = self.fault_end_us + QUIET_US
+        self.clients = Clients(
+            self.queue,
+            random.Random(seeds[3]),
+            self.nodes,
+            self.recorder,
+            ClientOptions(
+                options.clients,
+                timeout_us=CLIENT_TIMEOUT_US,
+                stop_us=self.end_us - CLIENT_TIMEOUT_US - 100_000,
+            ),
+            self.drain,
+            self._acknowledged,
+        )
+        self.nemesis = Nemesis(
+            self,
+            random.Random(seeds[4]),
+            NemesisOptions(options.faults, self.fault_end_us, min_voters=options.nodes),
+        )
+        self._dirty = False
+
+    def _build_nodes(
+        self, options: SimOptions, core_factory: CoreFactory, rng: random.Random
+    ) -> dict[NodeId, SimNode]:
+        voters = tuple(f"n{i}" for i in range(1, options.nodes + 1))
+        names = list(voters)
+        if "membership" in options.faults:
+            names.append(f"n{options.nodes + 1}")  # a spare, outside the configuration at first
+        hooks = NodeHooks(self.network.send, self._applied, self._read_states, self._compacting)
+        nodes = {}
+        for name in names:
+            config = Config(
+                id=name,
+                election_ticks=options.election_ticks,
+                heartbeat_ticks=options.heartbeat_ticks,
+            )
+            disk = SimDisk(ConfState(voters=voters))
+            node_rng = random.Random(rng.getrandbits(64))
+            nodes[name] = SimNode(
+                name, config, disk, core_factory, options.compact_every, node_rng, hooks
+            )
+        return nodes
+
+    # The World the nemesis and clients act on.
+    def now_us(self) -> int:
+        return self.queue.now_us
+
+    def after(self, delay_us: int, action: Callable[[], None]) -> None:
+        self.queue.after(delay_us, action)
+
+    def record_nemesis(self, f: str, value: dict[str, Any]) -> None:
+        self.recorder.record("nemesis", "info", f, value)
+        self.trace.note("nemesis", f"{f} {value}")
+
+    def crash(self, node: SimNode, power_loss: bool) -> None:
+        detail = node.crash(power_loss, self._disk_rng, tear="disk" in self.options.faults)
+        self.clients.crashed(node)
+        kind = "power-loss" if power_loss else "crash"
+        self.record_nemesis("start", {"nemesis": kind, "targets": [node.id], "disk": detail})
+        self._dirty = True
+
+    def restart(self, node: SimNode) -> None:
+        node.start()
+        self.record_nemesis("stop", {"nemesis": "crash", "targets": [node.id]})
+        self._dirty = True
+
+    def pause(self, node: SimNode) -> None:
+        node.paused = True
+        self.record_nemesis("start", {"nemesis": "pause", "targets": [node.id]})
+
+    def resume(self, node: SimNode) -> None:
+        self.record_nemesis("stop", {"nemesis": "pause", "targets": [node.id]})
+        self._dirty |= node.resume()
+
+    def leader(self) -> SimNode | None:
+        leaders = [n for n in self.nodes.values() if n.running and n.role is Role.LEADER]
+        return max(leaders, key=lambda n: n.term) if leaders else None
+
+    def drain(self, node: SimNode) -> None:
+        self._dirty |= node.drain()
+
+    # Node hooks.
+    def _deliver(self, message: Message) -> None:
+        node = self.nodes.get(message.dst)
+        if node is None or not node.up:
+            return
+        self.trace.message(message)
+        self._dirty |= node.deliver(message)
+        self.trace.state(node)
+
+    def _applied(self, node: SimNode, entry: Entry, offsets: tuple[int, ...]) -> None:
+        self.clients.applied(node, entry, offsets)
+
+    def _read_states(self, node: SimNode, states: tuple[ReadState, ...]) -> None:
+        self.clients.read_states(node, states)
+
+    def _compacting(self, node: SimNode) -> None:
+        invariants.observe(self.cluster_state())
+
+    def _acknowledged(self, index: int, key: Entry) -> None:
+        self.ghost.acked.append(key)
+
+    def _tick(self, node: SimNode) -> Callable[[], None]:
+        def tick() -> None:
+            if node.running:
+                self._dirty |= node.tick()
+                if self._dirty:
+                    self.trace.state(node)
+            self.queue.after(TICK_US, tick)
+
+        return tick
+
+    # The run.
+    def run(self) -> SimResult:
+        violation = None
+        try:
+            self._start()
+            violation = self._loop()
+            if violation is None:
+                violation = self._check_liveness()
+        except ViolationError as error:
+            violation = invariants.Violation(error.prop, error.detail)
+        except InvariantViolation as error:
+            violation = invariants.Violation("Core Invariant", str(error))
+        finally:
+            self.recorder.close()
+        return self._result(violation)
+
+    def _start(self) -> None:
+        for name in sorted(self.nodes):
+            node = self.nodes[name]
+            node.start()
+            self.queue.at(self._disk_rng.randrange(TICK_US), self._tick(node))
+        self.clients.start()
+        self.nemesis.start()
+        self.queue.at(self.fault_end_us, self._heal)
+        self.queue.at(self.fault_end_us + LEADER_BOUND_US, self._expect_leader)
+
+    def _loop(self) -> invariants.Violation | None:
+        queue = self.queue
+        while len(queue) and (queue.next_time_us() or 0) <= self.end_us:
+            queue.run_next()
+            if self._dirty:
+                self._dirty = False
+                violation = invariants.check(self.cluster_state())
+                if violation is not None:
+                    return violation
+        return None
+
+    def cluster_state(self) -> invariants.ClusterState:
+        views = [self.nodes[name].view() for name in sorted(self.nodes)]
+        return invariants.ClusterState(views, self.ghost)
+
+    def _heal(self) -> None:
+        self.nemesis.heal()
+
+    def _expect_leader(self) -> None:
+        if self.leader() is None:
+            raise ViolationError(
+                "Liveness",
+                f"no leader {LEADER_BOUND_US / 1e6:.1f}s (virtual) after the faults healed",
+            )
+
+    def _check_liveness(self) -> invariants.Violation | None:
+        if self.leader() is None:
+            return invariants.Violation("Liveness", "no leader at the end of the quiet phase")
+        undecided = self._undecided()
+        if undecided:
+            first = undecided[0]
+            return invariants.Violation(
+                "Liveness",
+                f"{len(undecided)} proposals undecided after the quiet phase, first at "
+                f"{first.index} (term {first.term})",
+            )
+        return None
+
+    def _undecided(self) -> list[Entry]:
+        """Proposals neither committed, nor overwritten, nor gone from every log."""
+        committed = self.ghost.committed
+        logs = [n.view().log for n in self.nodes.values()]
+        return [
+            entry
+            for entry in self.clients.proposals
+            if entry.index > len(committed) and any(log.at(entry.index) == entry for log in logs)
+        ]
+
+    def _result(self, violation: invariants.Violation | None) -> SimResult:
+        stats = {
+            "events": self.queue.executed,
+            "messages": self.network.stats.sent,
+            "dropped": self.network.stats.dropped,
+            "faults": self.nemesis.started,
+            "acked": len(self.ghost.acked),
+            "committed": len(self.ghost.committed),
+            "terms": len(self.ghost.leaders),
+            "ops": len(self.recorder.ops),
+        }
+        return SimResult(
+            seed=self.options.seed,
+            violation=violation,
+            trace=self.trace.lines(),
+            history=self.recorder.ops,
+            events=self.queue.executed,
+            virtual_us=self.queue.now_us,
+            stats=stats,
+        )
+
+
+def simulate(
+    seed: int,
+    nodes: int = 3,
+    faults: frozenset[str] | str = "all",
+    time: float = 2.0,
+    core_factory: CoreFactory = DEFAULT_CORE,
+    history_path: Path | None = None,
+    clients: int = 3,
+) -> SimResult:
+    """Run one seed. `faults` is a set of FAULT_KINDS or a comma list or "all" or "none"."""
+    chosen = parse_faults(faults) if isinstance(faults, str) else faults
+    options = SimOptions(seed=seed, nodes=nodes, faults=chosen, time_s=time, clients=clients)
+    return Simulator(options, core_factory, history_path).run()
+
+
+def parse_faults(text: str) -> frozenset[str]:
+    if text in ("all", ""):
+        return frozenset(FAULT_KINDS)
+    if text == "none":
+        return frozenset()
+    kinds = frozenset(k.strip() for k in text.split(",") if k.strip())
+    unknown = kinds - set(FAULT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
+    return kinds
