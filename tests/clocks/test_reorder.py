@@ -247,3 +247,12 @@ def test_misuse_is_refused() -> None:
         buffer.subscribe("b", -1)
     with pytest.raises(ValueError, match="max_wait_ms"):
         ReorderBuffer(-1, {})
+
+
+def test_bookkeeping_stays_bounded_while_an_old_message_waits() -> None:
+    buffer: ReorderBuffer[int] = ReorderBuffer(10_000, {"a": 0, "b": 0})
+    buffer.offer(Message("a", 1, 0), 0)  # held until a/0 or the bound
+    for offset in range(1_000):
+        assert len(buffer.offer(Message("b", offset, offset), 1)) == 1
+    assert len(buffer) == 1
+    assert len(buffer._arrivals) <= 2 * len(buffer) + 64

@@ -220,6 +220,7 @@ class ReorderBuffer(Generic[V]):
             self.stats.forced_by_capacity += 1
             self._force(self._oldest(), out)
         self._expire(out)
+        self._compact()
         return out
 
     def poll(self, now_ms: int) -> list[Delivered[V]]:
@@ -273,6 +274,16 @@ class ReorderBuffer(Generic[V]):
             if held is not None and held.seq == seq:
                 return key
             self._arrivals.popleft()
+
+    def _compact(self) -> None:
+        # Messages delivered out of arrival order leave stale entries behind an old held one;
+        # rebuilding when they outnumber the live ones keeps memory bounded by max_buffered.
+        if len(self._arrivals) > 2 * len(self._held) + 64:
+            self._arrivals = deque(
+                (seq, key)
+                for seq, key in self._arrivals
+                if (held := self._held.get(key)) is not None and held.seq == seq
+            )
 
     def _expire(self, out: list[Delivered[V]]) -> None:
         while self._held:
