@@ -6,7 +6,9 @@ wording; plus the error-code table and version choice.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -58,3 +60,77 @@ def test_every_error_code_has_a_definite_default() -> None:
 def test_version_choice() -> None:
     assert m.choose_version([1, 2, 3]) == 1
     assert m.choose_version([7]) is None
+
+
+# Values near every boundary, valid and not, for a model check of the per-message fast paths:
+# every combination for PublishMessage, every field varied alone for StoredMessage.
+COUNTS: list[object] = [None, 0, 5, m.MAX_INT, m.MAX_INT + 1, -1, True, 1.0, "5"]
+IDS: list[object] = [None, "p", "x" * 255, "x" * 256, "", 5, b"p"]
+TOPICS: list[object] = ["t", "a.b-c_9", "x" * 249, ".", "..", "", "a b", "x" * 250, 7, None]
+PAYLOADS: list[object] = [b"", b"x", "x", None, bytearray(b"x")]
+
+
+def _count(value: object, optional: bool = True) -> bool:
+    return (optional and value is None) or (type(value) is int and 0 <= value <= m.MAX_INT)
+
+
+def _id(value: object) -> bool:
+    return value is None or (type(value) is str and 0 < len(value) <= 255)
+
+
+def _builds(build: Callable[[], object]) -> bool:
+    try:
+        build()
+    except CodecError:
+        return False
+    return True
+
+
+def test_publish_message_accepts_exactly_the_model() -> None:
+    for payload, producer, seq, time_ms in itertools.product(PAYLOADS, IDS, COUNTS, COUNTS):
+        expected = (
+            type(payload) is bytes
+            and (producer is None) == (seq is None)
+            and _id(producer)
+            and _count(seq)
+            and _count(time_ms)
+        )
+        built = _builds(lambda: m.PublishMessage(payload, producer, seq, time_ms))  # type: ignore[arg-type]  # noqa: B023
+        assert built == expected, (payload, producer, seq, time_ms)
+
+
+STORED_POOLS: dict[str, tuple[list[object], Callable[[object], bool]]] = {
+    "topic": (
+        TOPICS,
+        lambda t: (
+            type(t) is str
+            and bool(re.fullmatch(r"[A-Za-z0-9._-]{1,249}", t))
+            and t not in (".", "..")
+        ),
+    ),
+    "offset": (COUNTS, lambda v: _count(v, optional=False)),
+    "hlc": (COUNTS, lambda v: _count(v, optional=False)),
+    "producer_id": (IDS, _id),
+    "seq": (COUNTS, lambda v: _count(v)),
+    "create_time_ms": (COUNTS, lambda v: _count(v)),
+    "payload": (PAYLOADS, lambda v: type(v) is bytes),
+    "node": (IDS, _id),
+}
+
+
+@pytest.mark.parametrize("name", list(STORED_POOLS))
+def test_stored_message_accepts_exactly_the_model(name: str) -> None:
+    base: dict[str, object] = {
+        "topic": "t",
+        "offset": 1,
+        "hlc": 2,
+        "producer_id": "p",
+        "seq": 3,
+        "create_time_ms": None,
+        "payload": b"x",
+        "node": "n1",
+    }
+    pool, valid = STORED_POOLS[name]
+    for value in pool:
+        fields = {**base, name: value}
+        assert _builds(lambda: m.StoredMessage(**fields)) == valid(value), (name, value)  # type: ignore[arg-type]  # noqa: B023
