@@ -31,7 +31,7 @@ from wiber.core.log import RaftLog, entry_size
 from wiber.core.progress import Progress, ProgressState
 from wiber.core.readonly import ReadOnly, ReadRequest
 from wiber.core.status import Status
-from wiber.core.trace import Tracer
+from wiber.core.trace import Event, Tracer
 from wiber.core.types import (
     CompactedError,
     Config,
@@ -209,7 +209,7 @@ class RaftCore:
         pr.become_probe()
         pr.probe_sent = True  # wait for the next heartbeat answer before probing again
 
-    def events(self) -> list[dict[str, object]]:
+    def events(self) -> list[Event]:
         """Trace events since the last call (only while `tracer.enabled`; DESIGN.md 4.6)."""
         return self.tracer.take()
 
