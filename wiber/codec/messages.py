@@ -39,6 +39,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_TOPIC = "unknown-topic"
     FRAME_TOO_LARGE = "frame-too-large"
     OUT_OF_ORDER_SEQUENCE = "out-of-order-sequence"
+    DUPLICATE_SEQUENCE = "duplicate-sequence"
     UNKNOWN_PRODUCER = "unknown-producer"
     OFFSET_MISMATCH = "offset-mismatch"
     UNKNOWN_SUBSCRIPTION = "unknown-subscription"
@@ -55,7 +56,8 @@ DEFINITE_BY_DEFAULT: Final[dict[str, bool]] = {
     ErrorCode.BAD_REQUEST: True,
     ErrorCode.UNKNOWN_TOPIC: True,
     ErrorCode.FRAME_TOO_LARGE: True,
-    ErrorCode.OUT_OF_ORDER_SEQUENCE: True,
+    ErrorCode.OUT_OF_ORDER_SEQUENCE: True,  # a gap; an overlap with the log tail is not definite
+    ErrorCode.DUPLICATE_SEQUENCE: False,  # a retry older than the dedup window: already in the log
     ErrorCode.UNKNOWN_PRODUCER: True,
     ErrorCode.OFFSET_MISMATCH: True,
     ErrorCode.UNKNOWN_SUBSCRIPTION: True,
