@@ -17,7 +17,16 @@ from wiber.core.errors import ProposalDropped
 from wiber.core.memory import MemoryStorage
 from wiber.core.plan import Append, Apply, InstallSnapshot, SaveHardState, Send, plan
 from wiber.core.raft import RaftCore
-from wiber.core.types import Config, Entry, EntryKind, Message, Ready, Role
+from wiber.core.types import (
+    Config,
+    ConfigChange,
+    ConfigChangeType,
+    Entry,
+    EntryKind,
+    Message,
+    Ready,
+    Role,
+)
 
 
 class SafetyViolation(Exception):
@@ -88,6 +97,8 @@ class Cluster:
             self.transfer()
         elif roll < 0.95:
             self.read()
+        elif roll < 0.96:
+            self.change_membership()
         self.process_all()
 
     def tick_all(self) -> None:
@@ -148,6 +159,21 @@ class Cluster:
         if core is not None:
             with contextlib.suppress(ProposalDropped):
                 core.read_index(b"r%d" % self.rng.getrandbits(16))
+
+    def change_membership(self) -> None:
+        leader = self.leader()
+        if leader is None:
+            return
+        node = self.rng.choice(self.names)
+        voters = leader.conf.voters
+        if node in voters and len(voters) > 3:
+            kind = ConfigChangeType.REMOVE
+        elif node in voters:
+            kind = ConfigChangeType.ADD_LEARNER  # demote
+        else:
+            kind = ConfigChangeType.ADD_VOTER
+        with contextlib.suppress(ProposalDropped):
+            leader.propose_conf_change(ConfigChange(kind, node))
 
     def heal_and_settle(self, ticks: int = 400) -> None:
         """Heal, restart everyone, and run without faults until a leader commits."""
