@@ -87,7 +87,7 @@ class Connection:
         try:
             self._writer.write(encode(Frame(request_id, message)))
             await self._writer.drain()
-            reply = await asyncio.wait_for(asyncio.shield(future), timeout)
+            reply = await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise ClientError("timeout", f"no answer from {self.address}", definite=False) from None
         except (ConnectionError, OSError) as e:
