@@ -20,7 +20,9 @@ from wiber.codec import messages as m
 ROUNDS = 8
 
 
-async def publish_until_killed(broker: Broker, round_no: int, rng: random.Random) -> dict[int, bytes]:
+async def publish_until_killed(
+    broker: Broker, round_no: int, rng: random.Random
+) -> dict[int, bytes]:
     acked: dict[int, bytes] = {}
     loop = asyncio.get_running_loop()
     async with Client([broker.address], timeout=2.0) as client:
@@ -75,7 +77,8 @@ def test_acknowledged_publishes_survive_kill_9(tmp_path: Path, fsync: str) -> No
     by_offset = {msg.offset: msg.payload for msg in stored}
     assert [msg.offset for msg in stored] == list(range(len(stored))), "offsets not dense"
     lost = {o: v for o, v in acked.items() if by_offset.get(o) != v}
-    assert not lost, f"{len(lost)} acknowledged messages lost or moved, e.g. {list(lost.items())[:3]}"
+    example = list(lost.items())[:3]
+    assert not lost, f"{len(lost)} acknowledged messages lost or moved, e.g. {example}"
     # Each round's acknowledged messages keep the order they were sent in.
     for round_no in range(ROUNDS):
         prefix = f"r{round_no}-".encode()
