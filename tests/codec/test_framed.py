@@ -132,8 +132,9 @@ def test_wrongly_shaped_payloads_are_refused_as_values(ftype: FrameType, payload
     if isinstance(item, FrameError):
         assert item.request_id == 9
         assert item.code == "bad-request"
-    else:
-        assert encode(item) == encode(Frame(9, item.message))
+    else:  # what the decoder accepts is a valid message, and it round-trips
+        assert item.request_id == 9
+        assert FrameDecoder().feed(encode(item)) == [item]
 
 
 @given(frames, st.integers(1, 300))

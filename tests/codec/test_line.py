@@ -152,6 +152,25 @@ def test_every_command_round_trips_across_any_split(
     assert decoder.buffered == 0
 
 
+@given(st.lists(line_commands, min_size=1, max_size=5), st.data())
+def test_a_truncated_stream_yields_a_prefix_and_waits_for_the_rest(
+    sent: list[LineCommand], data: st.DataObject
+) -> None:
+    stream = b"".join(encode_command(c) for c in sent)
+    cut = data.draw(st.integers(0, len(stream)))
+    decoder = LineDecoder()
+    head = decoder.feed(stream[:cut])
+    assert head == sent[: len(head)]
+    assert decoder.buffered == cut - len(b"".join(encode_command(c) for c in sent[: len(head)]))
+    assert head + decoder.feed(stream[cut:]) == sent
+
+
+def test_eof_in_the_middle_of_an_over_long_line_yields_nothing_more() -> None:
+    decoder = LineDecoder(max_line_bytes=8)
+    assert len(decoder.feed(b"PUB t 0123456789")) == 1
+    assert decoder.feed_eof() == []
+
+
 @given(st.lists(st.binary(max_size=40), max_size=10))
 def test_random_bytes_never_raise(chunks: list[bytes]) -> None:
     decoder = LineDecoder(max_line_bytes=32)
