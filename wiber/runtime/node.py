@@ -51,6 +51,7 @@ from wiber.core.types import Config, Entry, EntryKind, Message, Ready, Role
 from wiber.runtime.config import NodeConfig
 from wiber.runtime.disk import DiskStorage
 from wiber.runtime.entries import entry_timestamp
+from wiber.runtime.transport import PeerTransport
 from wiber.storage import MetaStore
 
 log = logging.getLogger("wiber.node")
@@ -107,6 +108,7 @@ class Node:
         floor = (self._clock_meta.load() or {}).get("bound", 0)
         self.clock = HybridClock(config.id, config.max_clock_offset_ms, floor=int(floor))
         self.sender: Sender = lambda messages: None
+        self.transport: PeerTransport | None = None
         # Request numbers start at a random point so that a restarted node never mistakes an
         # old entry's origin for one of its new requests.
         self._next_request = int.from_bytes(os.urandom(5), "big") << 20
@@ -132,6 +134,16 @@ class Node:
             asyncio.create_task(self._drive(), name=f"{self.id}-drive"),
             asyncio.create_task(self._tick(), name=f"{self.id}-tick"),
         ]
+        if self.config.peers:
+            self.transport = PeerTransport(
+                self.id,
+                (self.config.host, self.config.peer_port),
+                {p.id: (p.host, p.peer_port) for p in self.config.peers},
+                deliver=self.step,
+                unreachable=self._unreachable,
+            )
+            await self.transport.start()
+            self.sender = self.transport.send
         if self.disk.fsync_policy.interval_ms is not None:
             self._tasks.append(asyncio.create_task(self._interval_sync()))
         self._wake.set()
@@ -143,6 +155,8 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.transport is not None:
+            await self.transport.close()
         self._fail_pending("node is shutting down")
         self._fsync_pool.shutdown(wait=True)
         self.disk.sync()
@@ -153,7 +167,14 @@ class Node:
         self.core.step(message)
         self._wake.set()
 
+    def _unreachable(self, peer: str) -> None:
+        self.core.report_unreachable(peer)
+
     # -- client operations ----------------------------------------------------------------
+
+    @property
+    def election_timeout_s(self) -> float:
+        return self.config.election_ticks * self.config.tick_ms / 1000
 
     @property
     def leader(self) -> str | None:
@@ -255,8 +276,8 @@ class Node:
         return self._next_request
 
     async def _propose(self, request: int, data: bytes) -> Effect:
-        if self.core.conf.voters == (self.id,) and self._leader is None:
-            await self.wait_for_leader(timeout=5.0)
+        if self._leader is None:
+            await self.wait_for_leader(timeout=self.election_timeout_s * 4)
         future: asyncio.Future[Effect] = asyncio.get_running_loop().create_future()
         self._pending[request] = future
         try:

@@ -18,6 +18,7 @@ from wiber.codec import CodecError, sniff
 from wiber.codec import line as ln
 from wiber.codec import messages as m
 from wiber.codec.framed import Frame, FrameDecoder, FrameError, encode
+from wiber.runtime.forward import Forwarder
 from wiber.runtime.node import Node, RequestError
 
 log = logging.getLogger("wiber.server")
@@ -103,6 +104,7 @@ class LineSession:
         self.writer = writer
         self.decoder = ln.LineDecoder(node.config.max_line_bytes)
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
+        self.forwarder = Forwarder(node)
 
     async def run(self, first: bytes) -> None:
         data = first
@@ -121,6 +123,7 @@ class LineSession:
         finally:
             for task in self.subscriptions.values():
                 task.cancel()
+            await self.forwarder.close()
 
     async def handle(self, command: ln.LineCommand) -> bool:
         try:
@@ -132,8 +135,8 @@ class LineSession:
                     await self.writer.drain()
                     return False
                 case ln.Pub(topic, message):
-                    result = await self.node.publish(topic, [NewMessage(message.encode())])
-                    self.writer.write(ln.published(topic, result.offsets[0]))
+                    offset = await self.forwarder.publish(topic, message.encode())
+                    self.writer.write(ln.published(topic, offset))
                 case ln.Sub(topic, from_offset):
                     await self.subscribe(topic, from_offset)
                 case ln.History(topic, n):

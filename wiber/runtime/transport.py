@@ -1,0 +1,175 @@
+"""The peer transport: Raft messages between nodes over persistent TCP connections.
+
+Each node dials every peer once and keeps the connection (reconnecting with backoff); messages
+to a peer queue up while a write is in progress and leave together in one write (batching).
+A full queue drops its oldest messages: Raft tolerates loss, and a slow peer must not make the
+leader buffer without bound (back-pressure). Incoming connections start with a hello naming
+the peer; anything malformed is counted and dropped, and a broken stream is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from wiber.codec import CodecError
+from wiber.codec.peer import PeerDecoder, decode_body, encode_hello, encode_message
+from wiber.core.types import Message
+
+log = logging.getLogger("wiber.transport")
+
+MAX_QUEUED = 4096
+
+
+@dataclass
+class _Outbox:
+    address: tuple[str, int]
+    frames: deque[bytes] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    connected: bool = False
+
+
+@dataclass
+class TransportStats:
+    sent: int = 0
+    received: int = 0
+    dropped_queue_full: int = 0
+    dropped_malformed: int = 0
+    dropped_unknown_peer: int = 0
+    connects: int = 0
+
+
+class PeerTransport:
+    def __init__(
+        self,
+        node_id: str,
+        listen: tuple[str, int],
+        peers: dict[str, tuple[str, int]],
+        deliver: Callable[[Message], None],
+        unreachable: Callable[[str], None] = lambda peer: None,
+    ) -> None:
+        self.node_id = node_id
+        self.listen = listen
+        self.deliver = deliver
+        self.unreachable = unreachable
+        self.stats = TransportStats()
+        self._outboxes = {peer: _Outbox(address) for peer, address in peers.items()}
+        self._server: asyncio.Server | None = None
+        self._inbound: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        host, port = self.listen
+        self._server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
+        for peer, outbox in self._outboxes.items():
+            outbox.task = asyncio.create_task(self._dial(peer, outbox), name=f"dial-{peer}")
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = [o.task for o in self._outboxes.values() if o.task] + list(self._inbound)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def add_peer(self, peer: str, address: tuple[str, int]) -> None:
+        if peer in self._outboxes or peer == self.node_id:
+            return
+        outbox = self._outboxes[peer] = _Outbox(address)
+        outbox.task = asyncio.create_task(self._dial(peer, outbox), name=f"dial-{peer}")
+
+    def send(self, messages: Sequence[Message]) -> None:
+        for msg in messages:
+            outbox = self._outboxes.get(msg.dst)
+            if outbox is None:
+                self.stats.dropped_unknown_peer += 1
+                continue
+            if len(outbox.frames) >= MAX_QUEUED:
+                outbox.frames.popleft()
+                self.stats.dropped_queue_full += 1
+            outbox.frames.append(encode_message(msg))
+            outbox.wake.set()
+
+    def is_connected(self, peer: str) -> bool:
+        outbox = self._outboxes.get(peer)
+        return outbox is not None and outbox.connected
+
+    async def _dial(self, peer: str, outbox: _Outbox) -> None:
+        delay = 0.05
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(*outbox.address), 2)
+            except (OSError, TimeoutError):
+                outbox.frames.clear()  # stale by the time we get through; Raft resends
+                self.unreachable(peer)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            delay = 0.05
+            self.stats.connects += 1
+            outbox.connected = True
+            try:
+                writer.write(encode_hello(self.node_id))
+                await self._pump(outbox, writer)
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                outbox.connected = False
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+            self.unreachable(peer)
+            del reader
+
+    async def _pump(self, outbox: _Outbox, writer: asyncio.StreamWriter) -> None:
+        while True:
+            if not outbox.frames:
+                outbox.wake.clear()
+                await outbox.wake.wait()
+            batch = b"".join(outbox.frames)
+            self.stats.sent += len(outbox.frames)
+            outbox.frames.clear()
+            writer.write(batch)
+            await writer.drain()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inbound.add(task)
+        decoder = PeerDecoder()
+        peer: str | None = None
+        try:
+            while data := await reader.read(1 << 16):
+                for body in decoder.feed(data):
+                    peer = self._receive(peer, body)
+        except CodecError as e:
+            self.stats.dropped_malformed += 1
+            log.warning("closing peer stream from %s: %s", peer or "?", e)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if task is not None:
+                self._inbound.discard(task)
+            writer.close()
+
+    def _receive(self, peer: str | None, body: bytes) -> str | None:
+        try:
+            decoded = decode_body(body)
+        except CodecError as e:
+            self.stats.dropped_malformed += 1
+            log.warning("dropped a malformed frame from %s: %s", peer or "?", e)
+            return peer
+        if isinstance(decoded, str):
+            return decoded
+        if peer is None or decoded.src != peer or decoded.dst != self.node_id:
+            self.stats.dropped_malformed += 1
+            return peer
+        self.stats.received += 1
+        self.deliver(decoded)
+        return peer
