@@ -234,14 +234,12 @@ class RaftCore:
     def has_ready(self) -> bool:
         if self._ready_out:
             return False
-        return bool(
-            self._flush_pending
-            or self._msgs
-            or self._read_states
-            or self._soft_state() != self._prev_soft
-            or self._hard_state() != self._prev_hard
-            or self.log.has_work()
-        )
+        if self._flush_pending or self._msgs or self._read_states or self.log.has_work():
+            return True
+        soft = self._prev_soft
+        if self.role is not soft.role or self.leader != soft.leader:
+            return True
+        return self._hard_state() != self._prev_hard
 
     def ready(self) -> Ready:
         invariant(not self._ready_out, "ready() called again before advance()")
