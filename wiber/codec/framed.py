@@ -91,6 +91,7 @@ FRAME_TYPES: Final[dict[type[m.Message], FrameType]] = {
     cls: ftype for ftype, cls in MESSAGE_CLASSES.items()
 }
 REQUEST_TYPES: Final = frozenset(t for t in FrameType if t < 0x80)
+_CLASS_BY_CODE: Final = {int(ftype): cls for ftype, cls in MESSAGE_CLASSES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,11 @@ def _schema(cls: type[m.Message]) -> tuple[_Field, ...]:
 
 
 _SCHEMAS: Final = {cls: _schema(cls) for cls in MESSAGE_CLASSES.values()}
+# The decoder's view of the schema as plain tuples: it runs once per field of every frame.
+_DECODE_PLANS: Final = {
+    cls: tuple((f.name, f.required, f.decode) for f in schema) for cls, schema in _SCHEMAS.items()
+}
+_ABSENT: Final = object()
 
 
 def _to_payload(message: m.Message) -> dict[str, Any]:
@@ -224,12 +230,13 @@ def _from_payload(cls: type[m.Message], raw: object) -> m.Message:
     if type(raw) is not dict:
         raise CodecError(f"{cls.__name__} payload must be a map, not {type(raw).__name__}")
     kwargs: dict[str, Any] = {}
-    for f in _SCHEMAS[cls]:
-        if f.name in raw:
-            value = raw[f.name]
-            kwargs[f.name] = f.decode(value) if f.decode else value
-        elif f.required:
-            raise CodecError(f"{cls.__name__} lacks the field {f.name!r}")
+    for name, required, decode in _DECODE_PLANS[cls]:
+        value = raw.get(name, _ABSENT)
+        if value is _ABSENT:
+            if required:
+                raise CodecError(f"{cls.__name__} lacks the field {name!r}")
+        else:
+            kwargs[name] = value if decode is None else decode(value)
     return cls(**kwargs)
 
 
@@ -343,27 +350,25 @@ class FrameDecoder:
         return LENGTH.size + length
 
     def _decode_body(self, ftype: int, request_id: int, start: int, end: int) -> Frame | FrameError:
-        try:
-            cls = MESSAGE_CLASSES[FrameType(ftype)]
-        except ValueError:
+        cls = _CLASS_BY_CODE.get(ftype)
+        if cls is None:
             return FrameError(
                 m.ErrorCode.BAD_REQUEST, f"unknown frame type 0x{ftype:02x}", request_id
             )
         try:
-            raw = _unpack(self._buf, start, end)
+            raw = _unpack(self._buf[start:end])  # one small copy; no view pins the buffer
             return Frame(request_id, _from_payload(cls, raw))
         except CodecError as e:
             return FrameError(e.code, f"bad {cls.__name__} frame: {e}", request_id)
 
 
-def _unpack(buf: bytearray, start: int, end: int) -> object:
-    with memoryview(buf) as view, view[start:end] as chunk:
-        try:
-            return msgpack.unpackb(chunk, raw=False, strict_map_key=True)
-        # why: msgpack reports bad input through many types (ValueError, its FormatError and
-        # StackError, UnicodeDecodeError, TypeError); all of them mean the same thing here.
-        except Exception as e:
-            raise CodecError(f"payload is not valid msgpack ({type(e).__name__}: {e})") from e
+def _unpack(data: bytearray) -> object:
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+    # why: msgpack reports bad input through many types (ValueError, its FormatError and
+    # StackError, UnicodeDecodeError, TypeError); all of them mean the same thing here.
+    except Exception as e:
+        raise CodecError(f"payload is not valid msgpack ({type(e).__name__}: {e})") from e
 
 
 def _short_frame(length: int) -> str:
