@@ -243,3 +243,24 @@ def test_a_frame_error_becomes_an_error_reply() -> None:
 def test_text_that_has_no_utf8_form_is_refused_on_encode() -> None:
     with pytest.raises(CodecError, match="UTF-8"):
         encode(Frame(1, m.Hello([1], "\ud800")))
+
+
+# A frame with a sound header and a body of garbage: unknown type 0x00, or bytes that are not
+# a msgpack map.
+bad_frames = st.one_of(
+    st.binary(max_size=20).map(lambda body: raw_frame(0x00, 5, body)),
+    st.binary(max_size=20).map(lambda body: raw_frame(FrameType.PING, 5, b"\xc1" + body)),
+)
+
+
+@given(st.lists(st.tuples(st.booleans(), frames, bad_frames), max_size=6), st.data())
+def test_the_decoder_stays_in_step_across_refused_frames(
+    items: list[tuple[bool, Frame, bytes]], data: st.DataObject
+) -> None:
+    stream, expected = b"", []
+    for good, frame, bad in items:
+        stream += encode(frame) if good else bad
+        expected.append(frame if good else 5)
+    chunks = data.draw(split_points(MAGIC + stream))
+    out = decode_all(chunks, FrameDecoder(expect_magic=True))
+    assert [x if isinstance(x, Frame) else x.request_id for x in out] == expected

@@ -245,3 +245,20 @@ def test_an_unknown_verb_is_reported_by_name() -> None:
 def test_commands_the_line_cannot_carry_are_refused(command: LineCommand) -> None:
     with pytest.raises(CodecError):
         encode_command(command)
+
+
+# Lines that can never be commands: they start with a byte that is not UTF-8.
+bad_lines = st.binary(max_size=20).map(lambda junk: b"\xff" + junk.replace(b"\n", b"") + b"\n")
+
+
+@given(st.lists(st.tuples(st.booleans(), line_commands, bad_lines), max_size=8), st.data())
+def test_the_decoder_stays_in_step_across_bad_lines(
+    items: list[tuple[bool, LineCommand, bytes]], data: st.DataObject
+) -> None:
+    stream, expected = b"", []
+    for good, command, bad in items:
+        stream += encode_command(command) if good else bad
+        expected.append(command if good else None)
+    decoder = LineDecoder()
+    out = [x for chunk in data.draw(split_points(stream)) for x in decoder.feed(chunk)]
+    assert [None if isinstance(x, LineError) else x for x in out] == expected
