@@ -232,6 +232,14 @@ def test_an_unknown_verb_is_reported_by_name() -> None:
     assert error == LineError("unknown command 'frob'", verb="frob")
 
 
+def test_only_ascii_spells_a_verb() -> None:
+    # "\u017f" (long s) upper-cases to "S": it must not make "SUB".
+    (error,) = decode("\u017fub chat\n".encode())
+    assert error == LineError("unknown command '\u017fub'", verb="\u017fub")
+    (error,) = decode("SUB chat \u017fROM 1\n".encode())
+    assert isinstance(error, LineError)
+
+
 @pytest.mark.parametrize(
     "command",
     [

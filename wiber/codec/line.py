@@ -161,7 +161,8 @@ def parse_line(
     if head is None:
         return None
     verb, rest = head.group(1), head.group(2)
-    parser = _PARSERS.get(verb.upper())
+    # isascii: str.upper() maps some non-ASCII letters onto ASCII ("\u017fub" -> "SUB").
+    parser = _PARSERS.get(verb.upper()) if verb.isascii() else None
     if parser is None:
         return LineError(f"unknown command {_shorten(verb)!r}", verb=_shorten(verb))
     try:
@@ -192,7 +193,7 @@ def _parse_sub(rest: str) -> Sub:
     validate_topic(args[0])
     if len(args) == 1:
         return Sub(args[0])
-    if args[1].upper() != "FROM":
+    if not args[1].isascii() or args[1].upper() != "FROM":
         raise CodecError("usage: SUB <topic> [FROM <offset>]")
     return Sub(args[0], _number("offset", args[2]))
 
