@@ -150,9 +150,7 @@ class SegmentedLog:
             except struct.error:
                 raise LogUsageError(_first_bad_field(batch)) from None
             self._write_batch(batch, buf, ends)
-            terms = self._terms
-            for record in batch:
-                terms.note(record.index, record.term)
+            self._terms.note_all(batch)
         if self.fsync_policy.syncs_each_append:
             self.sync()
 

@@ -20,7 +20,7 @@ from typing import Final
 from wiber.invariant import invariant
 from wiber.storage.errors import CorruptLogError
 from wiber.storage.files import write_all
-from wiber.storage.record import HEADER, HEADER_SIZE, LENGTH_BASE, Record, decode_at, frame_error
+from wiber.storage.record import HEADER, HEADER_SIZE, LENGTH_BASE, Record, frame_error
 from wiber.storage.terms import TermIndex
 
 SUFFIX: Final = ".log"
@@ -141,12 +141,22 @@ class Segment:
     def write(self, chunk: memoryview, records: list[Record], ends: list[int], lo: int) -> None:
         """Write `chunk` (the frames of `records`) at the end; `ends` are the frames' end
         offsets within the batch and `lo` the batch offset where `chunk` starts."""
-        start = self.size
-        write_all(self.fd, chunk, start)
-        prev = lo
+        write_all(self.fd, chunk, self.size)
+        # `_note` inlined: this runs once per appended record.
+        interval, since, max_ts = self._interval, self._since_point, self.max_ts
+        shift, prev = self.size - lo, lo
         for record, end in zip(records, ends, strict=True):
-            self._note(record.index, start + prev - lo, record.timestamp, end - prev)
+            if since >= interval:
+                self._point_index.append(record.index)
+                self._point_pos.append(prev + shift)
+                self._point_max_ts.append(max_ts)
+                since = 0
+            since += end - prev
+            if record.timestamp > max_ts:
+                max_ts = record.timestamp
             prev = end
+        self._since_point, self.max_ts = since, max_ts
+        self.size, self.last_index = prev + shift, records[-1].index
 
     # -- reading ------------------------------------------------------------------------
 
@@ -178,19 +188,34 @@ class Segment:
         self, lo: int, hi: int, out: list[Record], *, max_bytes: int, max_count: int, used: int
     ) -> int:
         """Append records of [lo, hi) to `out` while within the limits (at least one record in
-        `out` overall); return the bytes now used."""
-        for index, pos, chunk, off, frame in self._walk(lo, hi):
-            if index < lo:
-                continue
-            if out and (used + frame > max_bytes or len(out) >= max_count):
-                break
-            reason = frame_error(chunk, off, off + frame)
-            if reason is not None:
-                raise CorruptLogError(self.path, pos, reason)
-            record, _ = decode_at(chunk, off)
-            invariant(record.index == index, f"{self.path}: read {record.index} for {index}")
-            out.append(record)
-            used += frame
+        `out` overall); return the bytes now used.
+
+        Hot path (replication and history reads): one tight loop, no per-record calls besides
+        unpack, crc32 and the Record itself.
+        """
+        k = bisect_right(self._point_index, lo) - 1
+        invariant(k >= 0, f"{self.path}: no index point at or before {lo}")
+        index, pos = self._point_index[k], self._point_pos[k]
+        stop = min(hi, self.last_index + 1)
+        unpack, crc32 = HEADER.unpack_from, zlib.crc32
+        chunk, off = b"", 0
+        while index < stop:
+            if len(chunk) - off < HEADER_SIZE:
+                chunk, off = self._pread(pos, READ_CHUNK), 0
+            crc, length, stored, term, ts, kind = unpack(chunk, off)
+            frame = 8 + length
+            if len(chunk) - off < frame:
+                chunk, off = self._pread(pos, max(READ_CHUNK, frame)), 0
+                if len(chunk) < frame:
+                    raise CorruptLogError(self.path, pos, f"length {length} runs past the end")
+            if index >= lo:
+                if out and (used + frame > max_bytes or len(out) >= max_count):
+                    break
+                if stored != index or crc32(memoryview(chunk)[off + 4 : off + frame]) != crc:
+                    raise CorruptLogError(self.path, pos, f"record {index} does not verify")
+                out.append(Record(index, term, kind, ts, chunk[off + HEADER_SIZE : off + frame]))
+                used += frame
+            off, pos, index = off + frame, pos + frame, index + 1
         return used
 
     def position_of(self, index: int) -> int:

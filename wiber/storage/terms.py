@@ -7,6 +7,9 @@ pair per run is tiny even for a long log, and it is rebuilt on open from the rec
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+
+from wiber.storage.record import Record
 
 
 class TermIndex:
@@ -19,6 +22,15 @@ class TermIndex:
         if not self._terms or self._terms[-1] != term:
             self._starts.append(index)
             self._terms.append(term)
+
+    def note_all(self, records: Sequence[Record]) -> None:
+        """`note()` for each record in order (one call per batch on the append path)."""
+        last = self._terms[-1] if self._terms else None
+        for record in records:
+            if record.term != last:
+                last = record.term
+                self._starts.append(record.index)
+                self._terms.append(last)
 
     def term(self, index: int) -> int:
         """The term of `index`; the caller checks that `index` is in the log."""
