@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from wiber.core.types import Message
 
 if TYPE_CHECKING:
-    from wiber.core.raft import RaftCore
+    from wiber.core.state import CoreState
 
 Event = dict[str, Any]
 
@@ -38,7 +38,7 @@ def message_fields(m: Message) -> Event:
 
 
 class Tracer:
-    def __init__(self, core: RaftCore) -> None:
+    def __init__(self, core: CoreState) -> None:
         self.core = core
         self.enabled = False
         self.events: list[Event] = []
