@@ -130,6 +130,11 @@ class SimDisk:
             self.unsynced = []
         self.syncs += 1
 
+    @property
+    def durable(self) -> DiskState:
+        """What a power loss right now would leave (read-only: callers must not change it)."""
+        return self._durable
+
     def unsynced_promise(self) -> str | None:
         """What unsynced writes promise, if anything: entries, a snapshot, a term or a vote.
 

@@ -111,6 +111,14 @@ class Nemesis:
     def _up_nodes(self) -> list[SimNode]:
         return [n for _, n in sorted(self._world.nodes.items()) if n.up]
 
+    def _victim(self, candidates: list[SimNode]) -> SimNode:
+        """Half the time the leader, if it is a candidate: faults at the leader are the ones
+        that leave entries half-replicated and force elections."""
+        leader = self._world.leader()
+        if leader in candidates and self._rng.random() < 0.5:
+            return leader
+        return self._rng.choice(candidates)
+
     def _partition(self) -> None:
         shape = self._rng.choice(sorted(SHAPES))
         grudge = SHAPES[shape](sorted(self._world.nodes), self._rng)
@@ -129,7 +137,7 @@ class Nemesis:
         up = self._up_nodes()
         if not up:
             return
-        node = self._rng.choice(up)
+        node = self._victim(up)
         self._world.crash(node, power_loss)
         self._later(lambda: self._restart(node))
 
@@ -141,7 +149,7 @@ class Nemesis:
         running = [n for n in self._up_nodes() if not n.paused]
         if not running:
             return
-        node = self._rng.choice(running)
+        node = self._victim(running)
         self._world.pause(node)
         self._later(lambda: self._resume(node))
 

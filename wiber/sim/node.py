@@ -20,16 +20,37 @@ from wiber.core.types import (
     ConfState,
     Entry,
     EntryKind,
+    HardState,
     Message,
+    MessageType,
     NodeId,
     ReadState,
     Ready,
     Role,
 )
 from wiber.sim.coreapi import Core, CoreFactory
-from wiber.sim.disk import SimDisk
+from wiber.sim.disk import DiskState, SimDisk
 from wiber.sim.invariants import LogView, NodeView
 from wiber.sim.machine import BrokerMachine
+
+
+def _unbacked_promise(message: Message, durable: DiskState) -> str | None:
+    """What a message promises that the durable state does not hold (Raft Figure 2: persistent
+    state is updated on stable storage before responding to RPCs)."""
+    if message.type is MessageType.VOTE_RESP and not message.reject:
+        hard_state = durable.hard_state
+        if (hard_state.term, hard_state.vote) != (message.term, message.dst):
+            return (
+                f"granted its vote in term {message.term} to {message.dst} but its disk holds "
+                f"term {hard_state.term} vote {hard_state.vote}"
+            )
+    if message.type is MessageType.APPEND_RESP and not message.reject:
+        if durable.last_index() < message.index:
+            return (
+                f"acknowledged entries up to {message.index} but its disk holds only "
+                f"{durable.last_index()}"
+            )
+    return None
 
 
 class ViolationError(Exception):
@@ -193,6 +214,7 @@ class SimNode:
                 case Append(entries):
                     self._append(entries)
                 case SaveHardState(hard_state):
+                    self._check_commit_rule(hard_state)
                     self.disk.save_hard_state(hard_state)
                     self.term, self.commit = hard_state.term, hard_state.commit
                 case Sync():
@@ -225,13 +247,30 @@ class SimNode:
             )
         self.disk.append(entries)
 
+    def _check_commit_rule(self, hard_state: HardState) -> None:
+        """Raft 5.4.2 (Figure 8): a leader commits by counting replicas only of its own term's
+        entries; older entries commit only indirectly, beneath one of those."""
+        if self.role is not Role.LEADER or hard_state.commit <= self.commit:
+            return
+        term = self.disk.term(hard_state.commit)
+        if term != hard_state.term:
+            raise ViolationError(
+                "Leader Commits Current Term",
+                f"{self.id} (leader, term {hard_state.term}) advanced its commit index to "
+                f"{hard_state.commit}, an entry of term {term}",
+            )
+
     def _send(self, messages: tuple[Message, ...]) -> None:
         promise = self.disk.unsynced_promise()
         if promise is not None:
             raise ViolationError(
                 "Persist Before Send", f"{self.id} sent {len(messages)} messages with {promise}"
             )
+        durable = self.disk.durable
         for message in messages:
+            broken = _unbacked_promise(message, durable)
+            if broken is not None:
+                raise ViolationError("Persist Before Send", f"{self.id} {broken}")
             self.hooks.send(message)
 
     def _apply(self, entry: Entry) -> None:

@@ -49,6 +49,7 @@ class SimOptions:
     compact_every: int = 64
     election_ticks: int = 10
     heartbeat_ticks: int = 2
+    tuning: tuple[tuple[str, Any], ...] = ()  # overrides of the per-seed swarm knobs
 
 
 @dataclass
@@ -76,12 +77,13 @@ class Simulator:
         self.options = options
         self.queue = EventQueue()
         world_rng = random.Random(options.seed)
-        seeds = [world_rng.getrandbits(64) for _ in range(5)]
+        seeds = [world_rng.getrandbits(64) for _ in range(6)]
         self._disk_rng = random.Random(seeds[0])
         self.network = Network(self.queue, random.Random(seeds[1]), self._deliver)
         self.ghost = invariants.Ghost()
         self.trace = Trace(self.queue)
         self.recorder = Recorder(self.queue, history_path)
+        self.tuning = _swarm(random.Random(seeds[5])) | dict(options.tuning)
         self.nodes = self._build_nodes(options, core_factory, random.Random(seeds[2]))
         self.fault_end_us = int(options.time_s * 1_000_000)
         self.end_us = self.fault_end_us + QUIET_US
@@ -94,6 +96,7 @@ class Simulator:
                 options.clients,
                 timeout_us=CLIENT_TIMEOUT_US,
                 stop_us=self.end_us - CLIENT_TIMEOUT_US - 100_000,
+                think_us=self.tuning["think_us"],
             ),
             self.drain,
             self._acknowledged,
@@ -101,7 +104,12 @@ class Simulator:
         self.nemesis = Nemesis(
             self,
             random.Random(seeds[4]),
-            NemesisOptions(options.faults, self.fault_end_us, min_voters=options.nodes),
+            NemesisOptions(
+                options.faults,
+                self.fault_end_us,
+                interval_us=self.tuning["nemesis_interval_us"],
+                min_voters=options.nodes,
+            ),
         )
         self._dirty = False
 
@@ -119,6 +127,8 @@ class Simulator:
                 id=name,
                 election_ticks=options.election_ticks,
                 heartbeat_ticks=options.heartbeat_ticks,
+                max_inflight=self.tuning["max_inflight"],
+                max_append_bytes=self.tuning["max_append_bytes"],
             )
             disk = SimDisk(ConfState(voters=voters))
             node_rng = random.Random(rng.getrandbits(64))
@@ -290,6 +300,18 @@ class Simulator:
             virtual_us=self.queue.now_us,
             stats=stats,
         )
+
+
+def _swarm(rng: random.Random) -> dict[str, Any]:
+    """Per-seed knobs (swarm testing, as TigerBeetle's VOPR does). Small append batches and
+    windows split the log into many acknowledgements, which is where commit rules go wrong;
+    a busy nemesis forces elections while entries are half-replicated."""
+    return {
+        "max_inflight": rng.choice([1, 4, 64]),
+        "max_append_bytes": rng.choice([64, 512, 1 << 20]),
+        "nemesis_interval_us": rng.choice([(20_000, 150_000), (100_000, 500_000)]),
+        "think_us": rng.choice([(0, 10_000), (5_000, 40_000)]),
+    }
 
 
 def simulate(
