@@ -15,7 +15,14 @@ SNAPSHOT_RETRY_ELECTIONS = 2  # election timeouts to wait for an InstallSnapshot
 
 class Elections(CoreState):
     def _promotable(self) -> bool:
-        return self.id in self.conf.voters
+        if self.id in self.conf.voters:
+            return True
+        # A voter whose own removal (or demotion) is still uncommitted keeps campaigning: it
+        # may hold the only copy of that change, and the remaining voters, whose logs are
+        # behind, cannot be elected without it. It counts votes in its latest configuration
+        # (which overlaps every other candidate's) and steps down once the change commits.
+        latest, confs = self._confs[-1][0], self._confs
+        return latest > self.log.committed and len(confs) > 1 and self.id in confs[-2][2].voters
 
     def _in_lease(self) -> bool:
         return (
