@@ -12,6 +12,7 @@ back: the first one found is the witness, a shortest cycle through that edge.
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,12 +85,16 @@ def find_cycles(
     found: dict[str, list[dict[str, Any]]] = {}
     gave_up: list[str] = []
     reported: set[frozenset[int]] = set()
+    core = cyclic_core(graph)
+    if not core:
+        return found, gave_up
+    edges = {k: [e for e in es if e[0] in core and e[1] in core] for k, es in graph.edges.items()}
     for name, allowed, required, also in CLASSES:
-        if required not in graph.edges:
+        if not edges.get(required):
             continue
         g = nx.DiGraph()
         for kind in allowed:
-            g.add_edges_from(graph.edges.get(kind, ()))
+            g.add_edges_from(edges.get(kind, ()))
         for component in nx.strongly_connected_components(g):
             if len(component) < 2:
                 continue
@@ -104,6 +109,36 @@ def find_cycles(
             if len(found[name]) >= per_class:
                 break
     return found, gave_up
+
+
+def cyclic_core(graph: DepGraph) -> set[int]:
+    """Nodes left after peeling away every node with no incoming or no outgoing edge.
+
+    No cycle passes through a peeled node, and in a valid history everything peels, so the
+    (slow) networkx graphs are built only for the few nodes that may lie on a cycle.
+    """
+    succ: dict[int, set[int]] = defaultdict(set)
+    pred: dict[int, set[int]] = defaultdict(set)
+    for es in graph.edges.values():
+        for a, b in es:
+            succ[a].add(b)
+            pred[b].add(a)
+    alive = set(succ) | set(pred)
+    todo = [n for n in alive if not succ[n] or not pred[n]]
+    while todo:
+        n = todo.pop()
+        if n not in alive:
+            continue
+        alive.discard(n)
+        for m in succ[n]:
+            pred[m].discard(n)
+            if m in alive and not pred[m]:
+                todo.append(m)
+        for m in pred[n]:
+            succ[m].discard(n)
+            if m in alive and not succ[m]:
+                todo.append(m)
+    return alive
 
 
 def _cycle_through(

@@ -202,10 +202,11 @@ def _sends_order(a: Analysis) -> None:
 
 def _internal_send(a: Analysis, before: int, after: int, s: Send, call: int) -> None:
     rb, ra = a.rank(s.topic, before), a.rank(s.topic, after)
-    witness = {"topic": s.topic, "offsets": [before, after], "op": a.op(call)}
     if ra <= rb:
+        witness = {"topic": s.topic, "offsets": [before, after], "op": a.op(call)}
         a.report("int-nonmonotonic-send", witness)
     elif ra > rb + 1:
+        witness = {"topic": s.topic, "offsets": [before, after], "op": a.op(call)}
         a.report("int-send-skip", {**witness, "between": a.between(s.topic, before, after)})
 
 
@@ -216,32 +217,44 @@ def _polls_order(a: Analysis) -> None:
         offsets = [o for o, _ in p.msgs]
         if not offsets:
             continue
-        for x, y in itertools.pairwise(offsets):
-            rx, ry = a.rank(p.topic, x), a.rank(p.topic, y)
-            witness = {"topic": p.topic, "offsets": [x, y], "op": a.op(p.call)}
-            if ry <= rx:
-                a.report("int-nonmonotonic-poll", witness)
-            elif ry > rx + 1:
-                a.report("int-poll-skip", {**witness, "skipped": a.between(p.topic, x, y)})
+        _inside_poll(a, p, offsets)
         key = (a.calls[p.call].process, p.topic)
         first = offsets[0]
-        witness = {"topic": p.topic, "from": p.start, "first": first, "op": a.op(p.call)}
         if p.start is not None:
             # The poll asked to start at `from`: it must neither go back nor jump ahead.
-            skipped = a.between(p.topic, int(p.start) - 1, first)
-            if first < int(p.start):
-                a.report("nonmonotonic-poll", witness)
-            elif skipped:
-                a.report("poll-skip", {**witness, "skipped": skipped})
+            start = int(p.start)
+            if first < start:
+                a.report("nonmonotonic-poll", _poll_witness(a, p, first))
+            elif first > start and (skipped := a.between(p.topic, start - 1, first)):
+                a.report("poll-skip", {**_poll_witness(a, p, first), "skipped": skipped})
         elif key in last:
             prev, prev_call = last[key]
             rp, rf = a.rank(p.topic, prev), a.rank(p.topic, first)
-            witness = {**witness, "previous": prev, "previous_op": a.op(prev_call)}
-            if rf <= rp:
-                a.report("nonmonotonic-poll", witness)
-            elif rf > rp + 1:
-                a.report("poll-skip", {**witness, "skipped": a.between(p.topic, prev, first)})
+            if rf <= rp or rf > rp + 1:
+                witness = _poll_witness(a, p, first)
+                witness.update(previous=prev, previous_op=a.op(prev_call))
+                if rf <= rp:
+                    a.report("nonmonotonic-poll", witness)
+                else:
+                    a.report("poll-skip", {**witness, "skipped": a.between(p.topic, prev, first)})
         last[key] = (offsets[-1], p.call)
+
+
+def _poll_witness(a: Analysis, p: Poll, first: int) -> dict[str, Any]:
+    return {"topic": p.topic, "from": p.start, "first": first, "op": a.op(p.call)}
+
+
+def _inside_poll(a: Analysis, p: Poll, offsets: list[int]) -> None:
+    for x, y in itertools.pairwise(offsets):
+        if y == x + 1:
+            continue  # adjacent offsets are adjacent in the version order too: the common case
+        rx, ry = a.rank(p.topic, x), a.rank(p.topic, y)
+        if ry <= rx:
+            witness = {"topic": p.topic, "offsets": [x, y], "op": a.op(p.call)}
+            a.report("int-nonmonotonic-poll", witness)
+        elif ry > rx + 1:
+            witness = {"topic": p.topic, "offsets": [x, y], "op": a.op(p.call)}
+            a.report("int-poll-skip", {**witness, "skipped": a.between(p.topic, x, y)})
 
 
 def _graph(a: Analysis) -> DepGraph:

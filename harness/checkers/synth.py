@@ -15,7 +15,7 @@ from harness.history import Op
 
 
 def _random_input(
-    model: str, rng: random.Random, keys: int, counter: list[int]
+    model: str, rng: random.Random, keys: int, counter: list[int], states: dict[Any, Any]
 ) -> tuple[str, dict[str, Any]]:
     key = f"k{rng.randrange(keys)}"
     if model in ("register", "cas-register"):
@@ -38,7 +38,9 @@ def _random_input(
         topic = f"t{rng.randrange(keys)}"
         counter[0] += 1
         if rng.random() < 0.5:
-            return "poll", {"topic": topic, "from": rng.randrange(3)}
+            # Near the end of the log and bounded, as a consumer polls: histories stay linear.
+            end = len(states.get(topic, ()))
+            return "poll", {"topic": topic, "from": max(0, end - rng.randrange(8)), "max": 8}
         return "send", {"topic": topic, "value": counter[0]}
     raise ValueError(model)
 
@@ -73,7 +75,11 @@ def _apply(
         return "ok", v
     log = states.setdefault(key, [])
     if f == "poll":
-        return "ok", {**v, "msgs": [[o, x] for o, x in enumerate(log) if o >= v["from"]]}
+        start = v["from"]
+        return "ok", {
+            **v,
+            "msgs": [[o, log[o]] for o in range(start, min(len(log), start + v["max"]))],
+        }
     log.append(v["value"])
     return "ok", {**v, "offset": len(log) - 1}
 
@@ -85,6 +91,7 @@ def simulate(
     concurrency: int,
     keys: int = 1,
     crash_p: float = 0.1,
+    final_reads: bool = False,
 ) -> list[Op]:
     """A linearizable history of about `n_calls` calls over `concurrency` processes."""
     history: list[Op] = []
@@ -100,7 +107,7 @@ def simulate(
         history.append(
             {
                 "index": len(history),
-                "time": len(history),
+                "time": len(history) * 1_000_000,  # one event per ms
                 "process": process,
                 "type": type_,
                 "f": f,
@@ -112,7 +119,7 @@ def simulate(
         roll = rng.random()
         if idle and invoked < n_calls and (roll < 0.4 or not pending):
             p = idle.pop(rng.randrange(len(idle)))
-            f, v = _random_input(model, rng, keys, counter)
+            f, v = _random_input(model, rng, keys, counter, states)
             pending[p] = (f, v, None)
             emit(p, "invoke", f, v)
             invoked += 1
@@ -130,4 +137,10 @@ def simulate(
         else:
             emit(p, result[0], f, result[1])
             idle.append(p)
+    if final_reads and model == "log":
+        # A complete read of every topic at the end, as a workload's final phase does.
+        for topic, log in sorted(states.items()):
+            value = {"topic": topic, "from": 0, "max": len(log)}
+            emit("final", "invoke", "poll", value)
+            emit("final", "ok", "poll", {**value, "msgs": [[o, x] for o, x in enumerate(log)]})
     return history
