@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.storage.conftest import fresh_dir
@@ -46,6 +46,7 @@ def test_meta_store_round_trip(log_dir: Path) -> None:
     assert MetaStore(log_dir / "raft-state").load() == {"term": 4, "vote": None, "commit": 20}
 
 
+@settings(max_examples=50)  # each example fsyncs a file and a directory
 @given(value=st.dictionaries(st.text(max_size=8), values, max_size=5))
 def test_meta_store_round_trips_any_map(value: dict[str, object]) -> None:
     directory = fresh_dir()

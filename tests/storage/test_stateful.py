@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -113,6 +114,8 @@ class LogMachine(RuleBasedStateMachine):
         survived = self.log.last_index
         assert self.log.first_index == self.first
         assert self.synced <= survived <= self.last, (self.synced, survived, self.last)
+        event("crash: lost unsynced records" if survived < self.last else "crash: lost nothing")
+        event("crash: torn bytes cut" if self.log.recovered_bytes else "crash: clean cut")
         del self.model[survived + 1 - self.first :]
         self.synced = survived
 

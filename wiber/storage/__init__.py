@@ -1,6 +1,6 @@
 """wiber.storage: the on-disk Raft log (which is the message log), metadata and snapshots.
 
-Layout of a node's log directory:
+Full description: `wiber/storage/FORMAT.md`. Layout of a node's log directory:
 
     LOCK                          flock()ed while a SegmentedLog has the directory open
     00000000000000000001.log      segment: records with indexes [1, ...]
