@@ -92,6 +92,22 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
     m.OffsetOk: st.builds(m.OffsetOk, _optional(counts)),
     m.MetadataOk: st.builds(m.MetadataOk, st.lists(members, max_size=3), _optional(ids)),
     m.Pong: st.just(m.Pong()),
+    m.Status: st.just(m.Status()),
+    m.ChangeMembers: st.builds(m.ChangeMembers, st.sampled_from(["add", "remove"]), ids),
+    m.TransferLeader: st.builds(m.TransferLeader, ids),
+    m.StatusOk: st.builds(
+        m.StatusOk,
+        ids,
+        st.sampled_from(["leader", "follower"]),
+        counts,
+        _optional(ids),
+        counts,
+        counts,
+        counts,
+        st.lists(ids, max_size=5),
+        counts,
+        _optional(st.floats(allow_nan=False, allow_infinity=False)),
+    ),
     m.Delivery: st.builds(m.Delivery, counts, st.lists(stored_messages, max_size=3)),
     m.Error: st.builds(
         m.Error,
@@ -113,6 +129,9 @@ REQUEST_CLASSES = frozenset(
         m.FetchOffset,
         m.Metadata,
         m.Ping,
+        m.Status,
+        m.ChangeMembers,
+        m.TransferLeader,
     }
 )
 request_ids = st.integers(1, 2**32 - 1)

@@ -54,6 +54,9 @@ class FrameType(enum.IntEnum):
     FETCH_OFFSET = 0x07
     METADATA = 0x08
     PING = 0x09
+    STATUS = 0x0A
+    CHANGE_MEMBERS = 0x0B
+    TRANSFER_LEADER = 0x0C
     HELLO_OK = 0x81
     PUBLISH_OK = 0x82
     FETCH_OK = 0x83
@@ -62,6 +65,7 @@ class FrameType(enum.IntEnum):
     OFFSET_OK = 0x86
     METADATA_OK = 0x87
     PONG = 0x88
+    STATUS_OK = 0x89
     DELIVERY = 0xC1
     ERROR = 0xFF
 
@@ -76,6 +80,9 @@ MESSAGE_CLASSES: Final[dict[FrameType, type[m.Message]]] = {
     FrameType.FETCH_OFFSET: m.FetchOffset,
     FrameType.METADATA: m.Metadata,
     FrameType.PING: m.Ping,
+    FrameType.STATUS: m.Status,
+    FrameType.CHANGE_MEMBERS: m.ChangeMembers,
+    FrameType.TRANSFER_LEADER: m.TransferLeader,
     FrameType.HELLO_OK: m.HelloOk,
     FrameType.PUBLISH_OK: m.PublishOk,
     FrameType.FETCH_OK: m.FetchOk,
@@ -84,6 +91,7 @@ MESSAGE_CLASSES: Final[dict[FrameType, type[m.Message]]] = {
     FrameType.OFFSET_OK: m.OffsetOk,
     FrameType.METADATA_OK: m.MetadataOk,
     FrameType.PONG: m.Pong,
+    FrameType.STATUS_OK: m.StatusOk,
     FrameType.DELIVERY: m.Delivery,
     FrameType.ERROR: m.Error,
 }

@@ -331,6 +331,34 @@ class Metadata:
 
 
 @dataclass(frozen=True, slots=True)
+class Status:
+    """Ask one node about itself (role, term, indexes): `wiber cluster status`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMembers:
+    """Add a voter or remove a member through Raft (one server at a time); leader only."""
+
+    action: Literal["add", "remove"]
+    node: str
+
+    def __post_init__(self) -> None:
+        if self.action not in ("add", "remove"):
+            raise CodecError(f"action must be add or remove, not {self.action!r}")
+        validate_id("node", self.node)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferLeader:
+    """Hand leadership to `node` (Raft's TimeoutNow); leader only."""
+
+    node: str
+
+    def __post_init__(self) -> None:
+        validate_id("node", self.node)
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
@@ -407,6 +435,27 @@ class MetadataOk:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusOk:
+    id: str
+    role: str
+    term: int
+    leader: str | None
+    commit_index: int
+    applied_index: int
+    last_index: int
+    voters: list[str]
+    pid: int
+    clock_offset_ms: float | None = None  # the node's estimated offset from the cluster
+
+    def __post_init__(self) -> None:
+        validate_id("id", self.id)
+        for name in ("term", "commit_index", "applied_index", "last_index", "pid"):
+            check_count(name, getattr(self, name))
+        if type(self.voters) is not list or not all(isinstance(v, str) for v in self.voters):
+            raise CodecError("voters must be a list of node ids")
+
+
+@dataclass(frozen=True, slots=True)
 class Pong:
     pass
 
@@ -438,8 +487,30 @@ def _check_stored(messages: list[StoredMessage]) -> None:
 
 
 Request = (
-    Hello | Publish | Fetch | Subscribe | Unsubscribe | CommitOffset | FetchOffset | Metadata | Ping
+    Hello
+    | Publish
+    | Fetch
+    | Subscribe
+    | Unsubscribe
+    | CommitOffset
+    | FetchOffset
+    | Metadata
+    | Ping
+    | Status
+    | ChangeMembers
+    | TransferLeader
 )
-Response = HelloOk | PublishOk | FetchOk | SubscribeOk | Ok | OffsetOk | MetadataOk | Pong | Error
+Response = (
+    HelloOk
+    | PublishOk
+    | FetchOk
+    | SubscribeOk
+    | Ok
+    | OffsetOk
+    | MetadataOk
+    | Pong
+    | StatusOk
+    | Error
+)
 Push = Delivery
 Message = Request | Response | Push
