@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from wiber.broker.commands import CommandError, PublishBatch, decode_command
+from wiber.broker.commands import CommandError, RawBatch, decode_entry
 from wiber.broker.index import TopicIndex
 from wiber.invariant import InvariantViolation
 
@@ -22,8 +23,9 @@ def message_id(topic: str, offset: int) -> str:
     return f"{topic}/{offset}"
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerMessage:
+class BrokerMessage(NamedTuple):
+    """A stored message as reads return it (a named tuple: pages hold many of them)."""
+
     topic: str
     offset: int
     hlc: int
@@ -90,31 +92,25 @@ def read_page(
         row = index.row(index.row_of(offset))
         batch = _batch_at(entry_reader, row.log_index, topic, row.count)
         for slot in range(offset - row.first_offset, row.count):
-            m = batch.messages[slot]
-            if messages and (len(messages) >= max_count or size + len(m.payload) > max_bytes):
+            payload, producer_id, seq, create_time_ms = batch.rows[slot]
+            if messages and (len(messages) >= max_count or size + len(payload) > max_bytes):
                 return ReadResult(messages, offset, index.start_offset)
             messages.append(
                 BrokerMessage(
-                    topic,
-                    offset,
-                    row.first_hlc + slot,
-                    m.producer_id,
-                    m.seq,
-                    m.create_time_ms,
-                    m.payload,
+                    topic, offset, row.first_hlc + slot, producer_id, seq, create_time_ms, payload
                 )
             )
-            size += len(m.payload)
+            size += len(payload)
             offset += 1
     return ReadResult(messages, offset, index.start_offset)
 
 
-def _batch_at(entry_reader: EntryReader, log_index: int, topic: str, count: int) -> PublishBatch:
+def _batch_at(entry_reader: EntryReader, log_index: int, topic: str, count: int) -> RawBatch:
     try:
-        cmd = decode_command(entry_reader(log_index))
+        cmd = decode_entry(entry_reader(log_index))
     except CommandError as exc:
         raise InvariantViolation(f"log entry {log_index} of topic {topic!r}: {exc}") from exc
-    if isinstance(cmd, PublishBatch) and cmd.topic == topic and len(cmd.messages) == count:
+    if isinstance(cmd, RawBatch) and cmd.topic == topic and len(cmd.rows) == count:
         return cmd
     raise InvariantViolation(
         f"log entry {log_index} is not the {count}-message batch of {topic!r} the index expects"

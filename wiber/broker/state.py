@@ -25,8 +25,8 @@ from wiber.broker.commands import (
     CommandError,
     CommitOffset,
     CreateTopic,
-    PublishBatch,
-    decode_command,
+    RawBatch,
+    decode_entry,
 )
 from wiber.broker.effects import (
     Appended,
@@ -60,10 +60,10 @@ class BrokerState:
         """Apply the normal entry at Raft log `index` holding an encoded command."""
         self._advance(index)
         try:
-            cmd = decode_command(data)
+            cmd = decode_entry(data)
         except CommandError as exc:
             return [Rejected(None, Code.INVALID_COMMAND, str(exc))]
-        if isinstance(cmd, PublishBatch):
+        if isinstance(cmd, RawBatch):
             return self._publish(index, cmd)
         if isinstance(cmd, CommitOffset):
             return self._commit(cmd)
@@ -81,15 +81,15 @@ class BrokerState:
         )
         self.applied_index = index
 
-    def _publish(self, log_index: int, cmd: PublishBatch) -> list[Effect]:
+    def _publish(self, log_index: int, cmd: RawBatch) -> list[Effect]:
         refusal = _publish_error(cmd)
         if refusal is not None:
             return [Rejected(cmd.origin, *refusal)]
         topic = self._topics.get(cmd.topic)
         if topic is None and not self.auto_create_topics:
             return [Rejected(cmd.origin, Code.UNKNOWN_TOPIC, f"no topic {cmd.topic!r}")]
-        count = len(cmd.messages)
-        producer_id, seq = cmd.messages[0].producer_id, cmd.messages[0].seq
+        count = len(cmd.rows)
+        producer_id, seq = cmd.rows[0][1], cmd.rows[0][2]
         window = None
         if producer_id is not None and seq is not None:
             window = topic.producers.get(producer_id) if topic is not None else None
@@ -206,21 +206,23 @@ class BrokerState:
         return state
 
 
-def _publish_error(cmd: PublishBatch) -> tuple[str, str] | None:
+def _publish_error(cmd: RawBatch) -> tuple[str, str] | None:
     """Why a batch is malformed (code, message), checked before it touches any state."""
     error = topic_error(cmd.topic)
     if error is not None:
         return Code.INVALID_TOPIC, error
-    if not cmd.messages:
+    rows = cmd.rows
+    if not rows:
         return Code.INVALID_COMMAND, "a publish batch holds at least one message"
     if not 0 <= cmd.hlc <= INT64_MAX:
         return Code.INVALID_COMMAND, f"HLC {cmd.hlc} out of range"
-    producer_id, seq = cmd.messages[0].producer_id, cmd.messages[0].seq
-    if (producer_id is None) != (seq is None):
-        return Code.INVALID_COMMAND, "a message has both a producer_id and a seq, or neither"
-    if seq is not None and not 0 <= seq <= INT64_MAX - len(cmd.messages):
-        return Code.INVALID_COMMAND, f"seq {seq} out of range"
-    for i, m in enumerate(cmd.messages):
-        if m.producer_id != producer_id or m.seq != (None if seq is None else seq + i):
+    producer_id, seq = rows[0][1], rows[0][2]
+    if producer_id is None and any(row[1] is not None or row[2] is not None for row in rows):
+        return Code.INVALID_COMMAND, "a message without a producer_id has no seq"
+    if producer_id is not None:
+        if seq is None or not 0 <= seq <= INT64_MAX - len(rows):
+            return Code.INVALID_COMMAND, f"seq {seq} out of range for producer {producer_id!r}"
+        expected = range(seq, seq + len(rows))
+        if any(row[1] != producer_id or row[2] != s for row, s in zip(rows, expected, strict=True)):
             return Code.INVALID_COMMAND, "a batch has one producer and consecutive seqs"
     return None
