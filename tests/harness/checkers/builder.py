@@ -16,7 +16,7 @@ class History:
         self.ops.append(
             {
                 "index": n,
-                "time": n * 1000,
+                "time": n * 1_000_000,
                 "process": process,
                 "type": type_,
                 "f": f,

@@ -1,0 +1,200 @@
+"""Causal order across topics (DESIGN.md 1 and 4.3, the `causal` workload).
+
+Happens-before between messages, a message being (topic, offset):
+- declared: every entry of a send's `deps` precedes the message sent;
+- program order: a process's ok sends precede its later sends;
+- reads-from: what a process delivered precedes what it sends afterwards.
+Each subscriber (a process issuing `deliver`) must deliver a message only after every cause in
+a topic it subscribes to; causes in topics it does not read are looked through, to their own
+causes. Anomalies: `effect-before-cause` (the cause came later), `missing-cause` (it never
+came), `order-disagreement` (two subscribers saw one topic's messages in different orders),
+`inconsistent-offsets` (one offset, two values), `duplicate-delivery`, and `causal-cycle`
+(happens-before is not a partial order), each with a minimal witness.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from harness.checkers.calls import Call, describe, pair_calls
+from harness.checkers.cycles import DepGraph, cyclic_core
+from harness.history import Op
+
+Msg = tuple[Any, int]  # (topic, offset)
+MAX_WITNESSES = 32
+
+
+@dataclass
+class _State:
+    preds: dict[Msg, set[Msg]] = field(default_factory=lambda: defaultdict(set))
+    values: dict[Msg, set[Any]] = field(default_factory=lambda: defaultdict(set))
+    # subscriber -> its deliveries in order: (message, value, call)
+    deliveries: dict[Any, list[tuple[Msg, Any, Call]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    anomalies: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def report(self, name: str, witness: Any) -> None:
+        self.counts[name] += 1
+        if len(self.anomalies[name]) < MAX_WITNESSES:
+            self.anomalies[name].append(witness)
+
+
+def _msg(pair: Any) -> Msg:
+    topic, offset = pair
+    return (topic, int(offset))
+
+
+def _build(calls: list[Call]) -> _State:
+    s = _State()
+    last_send: dict[Any, Msg] = {}
+    delivered_since: dict[Any, list[Msg]] = defaultdict(list)
+    for c in calls:
+        if c.type != "ok" or not isinstance(c.value, dict):
+            continue
+        v = c.value
+        m = _msg((v.get("topic"), v.get("offset")))
+        s.values[m].add(_key(v.get("value")))
+        if c.f == "deliver":
+            s.deliveries[c.process].append((m, v.get("value"), c))
+            delivered_since[c.process].append(m)
+        if c.f in ("send", "deliver"):
+            s.preds[m].update(_msg(d) for d in v.get("deps") or ())
+        if c.f == "send":
+            if c.process in last_send:
+                s.preds[m].add(last_send[c.process])
+            s.preds[m].update(delivered_since.pop(c.process, ()))
+            last_send[c.process] = m
+    return s
+
+
+def _key(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _missing_causes(s: _State, m: Msg, topics: set[Any], delivered: set[Msg]) -> list[Msg]:
+    """Causes of m in subscribed topics not yet delivered, looking through other topics."""
+    missing: list[Msg] = []
+    stack, seen = list(s.preds.get(m, ())), set()
+    while stack:
+        p = stack.pop()
+        if p in seen or p == m:
+            continue
+        seen.add(p)
+        if p[0] in topics:
+            if p not in delivered:
+                missing.append(p)
+        else:
+            stack.extend(s.preds.get(p, ()))
+    return sorted(missing, key=repr)
+
+
+def _subscribers(s: _State) -> None:
+    for process, seq in s.deliveries.items():
+        topics = {m[0] for m, _, _ in seq}
+        position: dict[Msg, int] = {}
+        for i, (m, _, _) in enumerate(seq):
+            position.setdefault(m, i)
+        delivered: set[Msg] = set()
+        for i, (m, _, call) in enumerate(seq):
+            if m in delivered:
+                s.report(
+                    "duplicate-delivery",
+                    {"subscriber": process, "message": m, "op": describe(call)},
+                )
+            for cause in _missing_causes(s, m, topics, delivered):
+                later = position.get(cause)
+                name = "effect-before-cause" if later is not None and later > i else "missing-cause"
+                witness = {
+                    "subscriber": process,
+                    "effect": list(m),
+                    "cause": list(cause),
+                    "op": describe(call),
+                }
+                if later is not None and later > i:
+                    witness["cause_op"] = describe(seq[later][2])
+                s.report(name, witness)
+            delivered.add(m)
+
+
+def _orders(s: _State) -> None:
+    for m, values in s.values.items():
+        if len(values) > 1:
+            s.report(
+                "inconsistent-offsets", {"message": list(m), "values": sorted(map(repr, values))}
+            )
+    per_topic: dict[Any, dict[Any, list[Any]]] = defaultdict(dict)
+    for process, seq in s.deliveries.items():
+        by_topic: dict[Any, list[Any]] = defaultdict(list)
+        for m, v, _ in seq:
+            by_topic[m[0]].append(_key(v))
+        for topic, order in by_topic.items():
+            per_topic[topic][process] = order
+    for topic, subs in per_topic.items():
+        for (pa, a), (pb, b) in itertools.combinations(subs.items(), 2):
+            pair = _inversion(a, b)
+            if pair is not None:
+                witness = {
+                    "topic": topic,
+                    "subscribers": [pa, pb],
+                    "a_order": list(pair),
+                    "b_order": list(pair[::-1]),
+                }
+                s.report("order-disagreement", witness)
+
+
+def _inversion(a: list[Any], b: list[Any]) -> tuple[Any, Any] | None:
+    """Two values that a lists in one order and b in the other, if any."""
+    rank = {v: i for i, v in enumerate(a)}
+    best: Any = None
+    for v in b:
+        r = rank.get(v)
+        if r is None:
+            continue
+        if best is not None and r < rank[best]:
+            return (v, best)
+        if best is None or r > rank[best]:
+            best = v
+    return None
+
+
+def _cycles(s: _State) -> None:
+    index = {m: i for i, m in enumerate(s.preds)}
+    graph = DepGraph()
+    for m, ps in s.preds.items():
+        for p in ps:
+            index.setdefault(p, len(index))
+            graph.add("hb", index[p], index[m])
+    core = cyclic_core(graph)
+    if not core:
+        return
+    names = {i: m for m, i in index.items()}
+    g = nx.DiGraph([e for e in graph.edges.get("hb", ()) if e[0] in core and e[1] in core])
+    for component in nx.strongly_connected_components(g):
+        if len(component) > 1:
+            cycle = nx.find_cycle(g.subgraph(component))
+            s.report("causal-cycle", {"cycle": [list(names[a]) for a, _ in cycle]})
+
+
+def check(history: list[Op]) -> dict[str, Any]:
+    try:
+        s = _build(pair_calls(history))
+        _subscribers(s)
+        _orders(s)
+        _cycles(s)
+    except Exception as e:  # a malformed history must not look like a pass
+        return {"valid": "unknown", "anomalies": {}, "reason": f"{type(e).__name__}: {e}"}
+    anomalies = {k: v for k, v in s.anomalies.items() if v}
+    return {
+        "valid": not anomalies,
+        "anomalies": anomalies,
+        "counts": dict(s.counts),
+        "subscribers": len(s.deliveries),
+        "deliveries": sum(len(d) for d in s.deliveries.values()),
+    }
