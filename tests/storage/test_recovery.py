@@ -129,3 +129,16 @@ def test_a_torn_first_record_of_the_last_segment_leaves_it_empty(log_dir: Path) 
     log.append(make_records(base, 1, term=3))
     assert log.term(base) == 3
     log.close()
+
+
+def test_reads_verify_records_damaged_after_open(log_dir: Path) -> None:
+    log = reopen(log_dir)
+    log.append(make_records(1, 10))
+    (path,) = log.segment_paths()
+    start = frame_spans(path)[6][1]
+    flip(path, start + 40)
+    assert log.read(1, 7) == make_records(1, 6)
+    with pytest.raises(CorruptLogError, match="record 7 does not verify") as caught:
+        log.read(1, 11)
+    assert (caught.value.path, caught.value.offset) == (path, start)
+    log.close()
