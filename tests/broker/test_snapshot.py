@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.broker.helpers import Node, batch
-from wiber.broker import BrokerState, CommitOffset, CreateTopic, Published, SnapshotError
+from wiber.broker import (
+    BrokerState,
+    CommitOffset,
+    CreateTopic,
+    PublishBatch,
+    Published,
+    SnapshotError,
+)
 
 
 def busy() -> Node:
@@ -118,3 +125,35 @@ INCONSISTENT = {
 def test_inconsistent_snapshots_are_refused(path: tuple[int, ...], value: object) -> None:
     with pytest.raises(SnapshotError):
         BrokerState.restore(_edit(path, value))
+
+
+names = st.sampled_from(["a", "b"])
+some_commands = st.lists(
+    st.one_of(
+        st.builds(
+            lambda topic, n, hlc, seq: batch(
+                topic, [b"m"] * n, hlc=hlc, producer=None if seq is None else "p", seq=seq
+            ),
+            names,
+            st.integers(1, 3),
+            st.integers(0, 50),
+            st.none() | st.integers(0, 6),
+        ),
+        st.builds(lambda t, o: CommitOffset("g", t, o), names, st.integers(0, 9)),
+        st.builds(CreateTopic, names),
+    ),
+    max_size=30,
+)
+
+
+@given(some_commands, st.data())
+def test_restoring_midway_ends_in_the_same_state(
+    commands: list[PublishBatch | CommitOffset | CreateTopic], data: st.DataObject
+) -> None:
+    straight, interrupted = Node(), Node()
+    cut = data.draw(st.integers(0, len(commands)), label="cut")
+    for i, cmd in enumerate(commands):
+        if i == cut:
+            interrupted.state = BrokerState.restore(interrupted.state.snapshot())
+        assert straight.apply(cmd) == interrupted.apply(cmd)
+    assert straight.state.snapshot() == interrupted.state.snapshot()

@@ -93,7 +93,7 @@ class BrokerMachine(RuleBasedStateMachine):
         event(f"publish: {expected[0]} {expected[1] if expected[0] == 'rejected' else expected[2]}")
         assert outcome_of(effects, origin) == expected
         if expected[0] == "published" and not expected[2]:
-            first = self.model.topics[topic][expected[1][0]]  # type: ignore[index]
+            first = self.model.topics[topic][-len(messages)]
             appended = Appended(topic, first.offset, len(messages), first.log_index, first.hlc)
             assert appended in effects
             assert (TopicCreated(None, topic) in effects) == (first.offset == 0 and new_topic)
