@@ -183,6 +183,16 @@ def test_bad_peer_input_is_counted_and_dropped(message: Message, reason: str) ->
     assert core.status().last_index == 0
 
 
+def test_ack_beyond_the_leaders_log_is_dropped() -> None:
+    core = RaftCore(Config("n1"), MemoryStorage(["n1", "n2"]), random.Random(0))
+    core.campaign()
+    core.step(Message(MessageType.PRE_VOTE_RESP, "n2", "n1", 1))
+    core.step(Message(MessageType.VOTE_RESP, "n2", "n1", 1))
+    core.step(Message(MessageType.APPEND_RESP, "n2", "n1", 1, index=99))
+    assert core.stats["dropped-ack-beyond-log"] == 1
+    assert core.status().commit == 0
+
+
 def test_ready_twice_without_advance_is_an_invariant_violation() -> None:
     core = _core()
     core.campaign()

@@ -351,6 +351,8 @@ class RaftCore(Elections, Replication, Membership, Reads):
             self._leader_read(m.context, m.src)
         elif pr is None:
             self._drop("unknown-peer")
+        elif m.type is MT.APPEND_RESP and not m.reject and m.index > self.log.last_index():
+            self._drop("ack-beyond-log")  # no follower can hold more than we sent
         elif m.type is MT.APPEND_RESP:
             pr.recent_active = True
             if m.reject:
