@@ -44,12 +44,15 @@ def _unbacked_promise(message: Message, durable: DiskState) -> str | None:
                 f"granted its vote in term {message.term} to {message.dst} but its disk holds "
                 f"term {hard_state.term} vote {hard_state.vote}"
             )
-    if message.type is MessageType.APPEND_RESP and not message.reject:
-        if durable.last_index() < message.index:
-            return (
-                f"acknowledged entries up to {message.index} but its disk holds only "
-                f"{durable.last_index()}"
-            )
+    if (
+        message.type is MessageType.APPEND_RESP
+        and not message.reject
+        and durable.last_index() < message.index
+    ):
+        return (
+            f"acknowledged entries up to {message.index} but its disk holds only "
+            f"{durable.last_index()}"
+        )
     return None
 
 

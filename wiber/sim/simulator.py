@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.history import Op
-from wiber.core.types import Config, ConfState, Entry, Message, NodeId, ReadState, Role
+from wiber.core.types import (
+    Config,
+    ConfState,
+    Entry,
+    Message,
+    MessageType,
+    NodeId,
+    ReadState,
+    Role,
+)
 from wiber.invariant import InvariantViolation
 from wiber.sim import invariants
 from wiber.sim.clients import ClientOptions, Clients, Recorder
@@ -112,6 +121,7 @@ class Simulator:
             ),
         )
         self._dirty = False
+        self._votes: dict[tuple[NodeId, int], NodeId] = {}
 
     def _build_nodes(
         self, options: SimOptions, core_factory: CoreFactory, rng: random.Random
@@ -120,7 +130,7 @@ class Simulator:
         names = list(voters)
         if "membership" in options.faults:
             names.append(f"n{options.nodes + 1}")  # a spare, outside the configuration at first
-        hooks = NodeHooks(self.network.send, self._applied, self._read_states, self._compacting)
+        hooks = NodeHooks(self._send, self._applied, self._read_states, self._compacting)
         nodes = {}
         for name in names:
             config = Config(
@@ -129,6 +139,8 @@ class Simulator:
                 heartbeat_ticks=options.heartbeat_ticks,
                 max_inflight=self.tuning["max_inflight"],
                 max_append_bytes=self.tuning["max_append_bytes"],
+                pre_vote=self.tuning["pre_vote"],
+                check_quorum=self.tuning["check_quorum"],
             )
             disk = SimDisk(ConfState(voters=voters))
             node_rng = random.Random(rng.getrandbits(64))
@@ -176,6 +188,18 @@ class Simulator:
         self._dirty |= node.drain()
 
     # Node hooks.
+    def _send(self, message: Message) -> None:
+        if message.type is MessageType.VOTE_RESP and not message.reject:
+            # Raft 5.2: one vote per server per term, first come first served, across restarts.
+            voted = self._votes.setdefault((message.src, message.term), message.dst)
+            if voted != message.dst:
+                raise ViolationError(
+                    "One Vote Per Term",
+                    f"{message.src} voted for {voted} and then for {message.dst} "
+                    f"in term {message.term}",
+                )
+        self.network.send(message)
+
     def _deliver(self, message: Message) -> None:
         node = self.nodes.get(message.dst)
         if node is None or not node.up:
@@ -310,7 +334,9 @@ def _swarm(rng: random.Random) -> dict[str, Any]:
         "max_inflight": rng.choice([1, 4, 64]),
         "max_append_bytes": rng.choice([64, 512, 1 << 20]),
         "nemesis_interval_us": rng.choice([(20_000, 150_000), (100_000, 500_000)]),
-        "think_us": rng.choice([(0, 10_000), (5_000, 40_000)]),
+        "think_us": rng.choice([(0, 3_000), (0, 10_000), (5_000, 40_000)]),
+        "pre_vote": rng.random() < 0.7,
+        "check_quorum": rng.random() < 0.7,
     }
 
 
