@@ -204,7 +204,7 @@ def test_valid_topic_edge_cases_are_accepted() -> None:
         assert node.apply(CreateTopic(name, ORIGIN)) == [TopicCreated(ORIGIN, name)]
 
 
-@pytest.mark.parametrize("group", ["", "g" * 250])
+@pytest.mark.parametrize("group", ["", "g" * 250, "my group", ".."])
 def test_invalid_group(group: str) -> None:
     assert rejection(Node().apply(CommitOffset(group, "t", 0, None, ORIGIN))) == (
         Code.INVALID_GROUP,
