@@ -25,6 +25,7 @@ class BenchConfig:
     duration: float = 10.0
     count: int | None = None
     warmup: float = 1.0
+    acks: str = "quorum"
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -39,7 +40,7 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
     errors = 0
     payload = os.urandom(config.size // 2 + 1).hex()[: config.size].encode()
     async with Client(bootstrap_from_env(config.bootstrap)) as client:
-        producer = Producer(client, max_inflight=config.inflight)
+        producer = Producer(client, max_inflight=config.inflight, acks=config.acks)
         loop = asyncio.get_running_loop()
         start = loop.time()
         measure_from = start + (0 if config.count is not None else config.warmup)

@@ -10,10 +10,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wiber.codec import line as ln
 from wiber.codec import messages as m
+from wiber.localcluster import DEFAULT_DIR as DEFAULT_CLUSTER_DIR
 
 if TYPE_CHECKING:
     from wiber.client import Client
@@ -26,6 +27,41 @@ def _add_bootstrap(parser: argparse.ArgumentParser) -> None:
         help="nodes to contact (default: WIBER_BOOTSTRAP, else WIBER_HOST:WIBER_PORT)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _add_cluster(sub: Any) -> None:
+    cluster = sub.add_parser("cluster", help="run and operate a cluster")
+    ops = cluster.add_subparsers(dest="op", required=True)
+    up = ops.add_parser("up", help="start a local cluster of broker processes on loopback")
+    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--voters", type=int, help="how many of the nodes vote (default: all)")
+    up.add_argument("--base-port", type=int, default=7070, help="n1's client port; +10 per node")
+    up.add_argument("--fsync", default="group")
+    for op in ("up", "down", "status", "start", "stop", "kill"):
+        parser = up if op == "up" else ops.add_parser(op, help=_CLUSTER_HELP[op])
+        parser.add_argument("--dir", type=Path, default=DEFAULT_CLUSTER_DIR, help="cluster folder")
+        if op in ("start", "stop", "kill"):
+            parser.add_argument("node")
+    status = ops.choices["status"]
+    status.add_argument("--bootstrap", help="ask these nodes instead of a local cluster folder")
+    status.add_argument("--json", action="store_true")
+    for op, help_text in (
+        ("add", "add NODE as a voter (Raft membership change)"),
+        ("remove", "remove NODE from the cluster (the leader too)"),
+        ("transfer-leader", "hand leadership to NODE"),
+    ):
+        parser = ops.add_parser(op, help=help_text)
+        parser.add_argument("node")
+        parser.add_argument("--bootstrap", help="nodes to contact (default: WIBER_BOOTSTRAP)")
+
+
+_CLUSTER_HELP = {
+    "down": "stop the local cluster's processes",
+    "status": "role, term, commit and applied index of every node",
+    "start": "start one node of the local cluster",
+    "stop": "stop one node of the local cluster (SIGTERM)",
+    "kill": "kill one node of the local cluster (SIGKILL)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("topic")
     pub.add_argument("message", nargs="*", help="words of one message (seed style)")
     pub.add_argument("--lines", action="store_true", help="each stdin line is a message")
+    pub.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to keep retrying each message"
+    )
     _add_bootstrap(pub)
 
     subp = sub.add_parser("sub", help="print history, then live messages")
@@ -62,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("n", type=int)
     _add_bootstrap(history)
 
+    _add_cluster(sub)
+
     bench = sub.add_parser("bench", help="measure publish throughput and latency")
     bench.add_argument("--topic", default="bench")
     bench.add_argument("--size", type=int, default=100, help="message bytes")
@@ -70,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     amount.add_argument("--duration", type=float, help="seconds to measure (default 10)")
     amount.add_argument("--count", type=int, help="messages to publish")
     bench.add_argument("--warmup", type=float, default=1.0, help="seconds not counted")
+    bench.add_argument("--acks", choices=["quorum", "all"], default="quorum")
     _add_bootstrap(bench)
     return parser
 
@@ -87,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sub": cmd_sub,
         "history": cmd_history,
         "bench": cmd_bench,
+        "cluster": cmd_cluster,
     }[args.command]
     try:
         return command(args)
@@ -165,7 +208,7 @@ async def _pub(args: argparse.Namespace, messages: list[str]) -> int:
 
     failures = 0
     async with Client(bootstrap_from_env(args.bootstrap)) as client:
-        producer = Producer(client)
+        producer = Producer(client, delivery_timeout=args.timeout)
         futures = [await producer.send(args.topic, text.encode()) for text in messages]
         for text, future in zip(messages, futures, strict=True):
             try:
@@ -282,6 +325,71 @@ async def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import signal
+
+    from wiber import admin, localcluster
+    from wiber.client import ClientError, bootstrap_from_env
+
+    try:
+        if args.op == "up":
+            nodes = localcluster.up(
+                args.dir, args.nodes, args.base_port, fsync=args.fsync, voters=args.voters
+            )
+            addresses = ",".join(n.address for n in nodes)
+            print(f"cluster of {len(nodes)} nodes up in {args.dir.resolve()}")
+            print(f"export WIBER_BOOTSTRAP={addresses}")
+        elif args.op == "down":
+            stopped = localcluster.down(args.dir)
+            print(f"stopped {', '.join(stopped) if stopped else 'nothing'}")
+        elif args.op in ("start", "stop", "kill"):
+            node = localcluster.find_node(args.dir, args.node)
+            if args.op == "start":
+                localcluster.start_node(args.dir.resolve(), node)
+            else:
+                sig = signal.SIGKILL if args.op == "kill" else signal.SIGTERM
+                if not localcluster.stop_node(args.dir.resolve(), node, sig):
+                    print(f"{args.node} is not running", file=sys.stderr)
+                    return 1
+        elif args.op == "status":
+            return _cluster_status(args)
+        elif args.op in ("add", "remove"):
+            asyncio.run(
+                admin.change_members(bootstrap_from_env(args.bootstrap), args.op, args.node)
+            )
+            print(f"{args.op} {args.node}: done")
+        elif args.op == "transfer-leader":
+            asyncio.run(admin.transfer_leader(bootstrap_from_env(args.bootstrap), args.node))
+            print(f"{args.node} is the leader")
+    except (localcluster.ClusterError, ClientError) as e:
+        print(f"wiber cluster {args.op}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    from wiber import admin, localcluster
+    from wiber.client import bootstrap_from_env
+
+    if args.bootstrap:
+        addresses = asyncio.run(admin.members(bootstrap_from_env(args.bootstrap)))
+    else:
+        addresses = [n.address for n in localcluster.read_nodes(args.dir)]
+    rows = asyncio.run(admin.cluster_status(addresses))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(
+        f"{'id':6} {'address':22} {'role':14} {'term':>5} {'commit':>8} {'applied':>8} {'lag':>5}"
+    )
+    for r in rows:
+        print(
+            f"{r['id'] or '?':6} {r['address']:22} {r['role']:14} {r.get('term', ''):>5} "
+            f"{r.get('commit_index', ''):>8} {r.get('applied_index', ''):>8} {r.get('lag', ''):>5}"
+        )
+    return 0 if all(r["role"] != "unreachable" for r in rows) else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from wiber.bench import BenchConfig, run_bench
 
@@ -293,6 +401,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         duration=args.duration if args.count is None and args.duration else 10.0,
         count=args.count,
         warmup=args.warmup,
+        acks=args.acks,
     )
     result = asyncio.run(run_bench(config))
     if args.json:

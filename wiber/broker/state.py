@@ -98,13 +98,13 @@ class BrokerState:
                 return [Published(cmd.origin, cmd.topic, verdict.offsets, duplicate=True)]
             if verdict is not None:
                 return [Rejected(cmd.origin, verdict.code, verdict.message, verdict.definite)]
+        first_hlc = topic.index.next_hlc(cmd.hlc) if topic is not None else cmd.hlc
+        if first_hlc + count - 1 > INT64_MAX:
+            return [Rejected(cmd.origin, Code.INVALID_COMMAND, "HLC beyond int64")]
         effects: list[Effect] = []
         if topic is None:
             topic = self._topics[cmd.topic] = TopicState()
             effects.append(TopicCreated(None, cmd.topic))
-        first_hlc = topic.index.next_hlc(cmd.hlc)
-        if first_hlc + count - 1 > INT64_MAX:
-            return [Rejected(cmd.origin, Code.INVALID_COMMAND, "HLC beyond int64")]
         first = topic.index.append(log_index, count, first_hlc)
         if producer_id is not None and seq is not None:
             if window is None:

@@ -50,9 +50,13 @@ class Client:
             self._connections[address] = conn
         return conn
 
+    def addresses(self) -> list[str]:
+        """Every node address known, current members first, without repeats."""
+        return list(dict.fromkeys([*self._members.values(), *self.bootstrap]))
+
     async def any_connection(self) -> Connection:
         errors = []
-        for address in [*(a for a in self._connections), *self._members.values(), *self.bootstrap]:
+        for address in [*self._connections, *self.addresses()]:
             try:
                 return await self.connect(address)
             except ClientError as e:
@@ -80,20 +84,37 @@ class Client:
         self._leader = hint
 
     async def _refresh_metadata(self) -> str | None:
-        """Ask any node for the members and the leader; returns the leader's address."""
-        try:
-            conn = await self.any_connection()
-            reply = await conn.request(m.Metadata(), self.timeout)
-        except ClientError:
-            return None
-        if isinstance(reply, m.MetadataOk):
-            self._members = {x.id: x.address for x in reply.members}
-            self._leader = self._members.get(reply.leader) if reply.leader else None
-        return self._leader
+        """Ask the nodes in turn for the members and the leader, until one knows a leader (a
+        node cut off or removed from the cluster may not); returns the leader's address."""
+        for address in self.addresses():
+            try:
+                conn = await self.connect(address)
+                reply = await conn.request(m.Metadata(), self.timeout)
+            except ClientError:
+                continue
+            if isinstance(reply, m.MetadataOk) and reply.leader is not None:
+                self._members = {x.id: x.address for x in reply.members}
+                self._leader = self._members.get(reply.leader)
+                if self._leader is not None:
+                    return self._leader
+        return None
 
     async def request(self, message: m.Message, *, leader: bool) -> m.Message:
-        conn = await (self.leader_connection() if leader else self.any_connection())
-        return await conn.request(message, self.timeout)
+        """One request to the leader, or to any node that can answer it: a node that cannot
+        (unreachable, or without a leader to confirm a read) is skipped for the next one."""
+        if leader:
+            conn = await self.leader_connection()
+            return await conn.request(message, self.timeout)
+        last: ClientError | None = None
+        for address in [*self._connections, *self.addresses()]:
+            try:
+                conn = await self.connect(address)
+                return await conn.request(message, self.timeout)
+            except ClientError as e:
+                if e.code not in ("unavailable", "timeout", "not-leader"):
+                    raise
+                last = e
+        raise last or ClientError("unavailable", "no node answered", definite=True)
 
     async def close(self) -> None:
         for conn in self._connections.values():

@@ -49,12 +49,14 @@ class Producer:
         max_inflight: int = 256,
         max_batch: int = 1000,
         delivery_timeout: float = 60.0,
+        acks: str = "quorum",
     ) -> None:
         if max_inflight < 1 or max_batch < 1:
             raise ValueError("max_inflight and max_batch must be at least 1")
         self.client = client
         self.producer_id = uuid.uuid4().hex if idempotent else None
         self.max_batch = max_batch
+        self.acks: m.Acks = "all" if acks == "all" else "quorum"
         self.delivery_timeout = delivery_timeout
         self._window = asyncio.Semaphore(max_inflight)
         self._topics: dict[str, _TopicQueue] = {}
@@ -141,7 +143,7 @@ class Producer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.delivery_timeout
         delay = 0.02
-        request = m.Publish(batch.topic, batch.messages)
+        request = m.Publish(batch.topic, batch.messages, self.acks)
         while True:
             try:
                 conn = await self.client.leader_connection(deadline)

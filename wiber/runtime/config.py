@@ -53,6 +53,7 @@ class NodeConfig:
     max_line_bytes: int = 1 << 20
     max_frame_bytes: int = 16 << 20
     peers: tuple[PeerConfig, ...] = ()
+    initial_voters: tuple[str, ...] = ()  # empty: every node of the cluster file votes
     tls: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,6 +62,9 @@ class NodeConfig:
 
     @property
     def voters(self) -> tuple[str, ...]:
+        """The voters a brand-new cluster starts with (later changes go through Raft)."""
+        if self.initial_voters:
+            return tuple(sorted(self.initial_voters))
         return tuple(sorted({self.id, *(p.id for p in self.peers)}))
 
 
@@ -77,7 +81,7 @@ _INT_KEYS = (
     "max_frame_bytes",
 )
 _KNOWN_KEYS = frozenset(
-    {"id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", *_INT_KEYS}
+    {"id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", "voters", *_INT_KEYS}
 )
 
 
@@ -134,6 +138,14 @@ def _from_mapping(raw: Mapping[str, Any], node_id: str | None) -> NodeConfig:
     if not isinstance(peers, list):
         raise ConfigError("peers: expected a list")
     values["peers"] = tuple(_peer(p, f"peers[{i}]") for i, p in enumerate(peers))
+    voters = raw.get("voters") or []
+    if not isinstance(voters, list) or not all(isinstance(v, str) for v in voters):
+        raise ConfigError("voters: expected a list of node ids")
+    known = {values.get("id", "n1"), *(p.id for p in values["peers"])}
+    strangers = sorted(set(voters) - known)
+    if strangers:
+        raise ConfigError(f"voters: {strangers} are not nodes of the cluster file")
+    values["initial_voters"] = tuple(voters)
     return NodeConfig(**values)
 
 

@@ -47,7 +47,16 @@ from wiber.core.plan import (
     plan,
 )
 from wiber.core.raft import RaftCore
-from wiber.core.types import Config, Entry, EntryKind, Message, Ready, Role
+from wiber.core.types import (
+    Config,
+    ConfigChange,
+    ConfigChangeType,
+    Entry,
+    EntryKind,
+    Message,
+    Ready,
+    Role,
+)
 from wiber.runtime.config import NodeConfig
 from wiber.runtime.disk import DiskStorage
 from wiber.runtime.entries import entry_timestamp
@@ -196,30 +205,36 @@ class Node:
                 await asyncio.wait_for(self._leader_changed.wait(), remaining)
         return self._leader
 
-    async def publish(self, topic: str, messages: Sequence[NewMessage]) -> PublishResult:
+    async def publish(
+        self, topic: str, messages: Sequence[NewMessage], *, acks: str = "quorum"
+    ) -> PublishResult:
         request = self._new_request()
         now = physical_ms()
         if self.clock.needs_persist(now):
             self._persist_clock_bound()
         hlc = self.clock.now(now)
         batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request))
-        effect = await self._propose(request, encode_command(batch))
-        if isinstance(effect, Published):
-            return PublishResult(effect.offsets, effect.duplicate)
-        raise self._rejection(effect)
+        effect, index = await self._propose(request, encode_command(batch))
+        if not isinstance(effect, Published):
+            raise self._rejection(effect)
+        if acks == "all":
+            await self._replicated_everywhere(index)
+        return PublishResult(effect.offsets, effect.duplicate)
 
     async def commit_offset(
         self, group: str, topic: str, offset: int, expect: int | None = None
     ) -> None:
         request = self._new_request()
         command = CommitOffset(group, topic, offset, expect, Origin(self.id, request))
-        effect = await self._propose(request, encode_command(command))
+        effect, _ = await self._propose(request, encode_command(command))
         if not isinstance(effect, OffsetCommitted):
             raise self._rejection(effect)
 
     async def read_barrier(self) -> None:
         """Return once this node's applied state includes every write acknowledged before the
         call (ReadIndex: the leader confirms it still leads, then we wait to apply that far)."""
+        if self._leader is None:
+            await self.wait_for_leader(timeout=self.election_timeout_s * 4)
         context = os.urandom(12)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._reads[context] = future
@@ -230,7 +245,10 @@ class Node:
             raise self._dropped(e) from None
         self._wake.set()
         try:
-            index = await future
+            # A lost READ_INDEX message or a leader change leaves no answer: give up in time.
+            index = await asyncio.wait_for(future, self.election_timeout_s * 2)
+        except TimeoutError:
+            raise RequestError("timeout", "no read index from the leader", definite=True) from None
         finally:
             self._reads.pop(context, None)
         await self.wait_applied(index)
@@ -275,21 +293,59 @@ class Node:
         self._next_request += 1
         return self._next_request
 
-    async def _propose(self, request: int, data: bytes) -> Effect:
+    async def _propose(self, request: int, data: bytes) -> tuple[Effect, int]:
         if self._leader is None:
             await self.wait_for_leader(timeout=self.election_timeout_s * 4)
         future: asyncio.Future[Effect] = asyncio.get_running_loop().create_future()
         self._pending[request] = future
         try:
-            self.core.propose(data)
+            index = self.core.propose(data)
         except ProposalDropped as e:
             del self._pending[request]
             raise self._dropped(e) from None
         self._wake.set()
         try:
-            return await future
+            return await future, index
         finally:
             self._pending.pop(request, None)
+
+    async def _replicated_everywhere(self, index: int) -> None:
+        """acks=all: wait until every voter holds `index`; an indefinite timeout otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.election_timeout_s * 4
+        while True:
+            progress = self.core.status().progress
+            voters = [v for v in self.core.conf.voters if v != self.id]
+            if all(v in progress and progress[v].match >= index for v in voters):
+                return
+            if loop.time() >= deadline:
+                behind = [v for v in voters if v not in progress or progress[v].match < index]
+                raise RequestError(
+                    "timeout", f"acks=all: not yet on {behind}; committed", definite=False
+                )
+            await asyncio.sleep(self.config.tick_ms / 1000)
+
+    async def change_members(self, action: str, node: str) -> None:
+        """Add a voter or remove a member, one at a time, and wait until the change applies."""
+        change = ConfigChange(
+            ConfigChangeType.ADD_VOTER if action == "add" else ConfigChangeType.REMOVE, node
+        )
+        try:
+            index = self.core.propose_conf_change(change)
+        except ProposalDropped as e:
+            raise self._dropped(e) from None
+        term = self.core.term
+        self._wake.set()
+        await asyncio.wait_for(self.wait_applied(index), self.election_timeout_s * 10)
+        if self.disk.term(index) != term:
+            raise RequestError("unknown", "leadership changed during the change", definite=False)
+
+    def transfer_leader(self, node: str) -> None:
+        try:
+            self.core.transfer_leadership(node)
+        except ProposalDropped as e:
+            raise self._dropped(e) from None
+        self._wake.set()
 
     def _dropped(self, e: ProposalDropped) -> RequestError:
         code = "not-leader" if e.reason == "not-leader" else "unavailable"

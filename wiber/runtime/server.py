@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from wiber.broker import BrokerMessage, NewMessage, ReadError
@@ -265,13 +266,14 @@ class FramedSession:
                 return m.HelloOk(version, node.id)
             case m.Ping():
                 return m.Pong()
-            case m.Publish(topic, messages, _acks):
+            case m.Publish(topic, messages, acks):
                 result = await node.publish(
                     topic,
                     [
                         NewMessage(x.payload, x.producer_id, x.seq, x.create_time_ms)
                         for x in messages
                     ],
+                    acks=acks,
                 )
                 return m.PublishOk(list(result.offsets))
             case m.Fetch():
@@ -293,10 +295,35 @@ class FramedSession:
                 await node.read_barrier()
                 return m.OffsetOk(node.broker.committed_offset(group, topic))
             case m.Metadata():
-                members = [m.Member(node.id, node.config.client_address)]
-                members += [m.Member(p.id, p.client_address) for p in node.config.peers]
+                members = [
+                    m.Member(v, address)
+                    for v in node.core.conf.voters
+                    if (address := node.address_of(v)) is not None
+                ]
                 return m.MetadataOk(members, node.leader)
+            case m.Status():
+                return self.status()
+            case m.ChangeMembers(action, target):
+                await node.change_members(action, target)
+                return m.Ok()
+            case m.TransferLeader(target):
+                node.transfer_leader(target)
+                return m.Ok()
         return m.Error("bad-request", f"{type(request).__name__} is not a request", True)
+
+    def status(self) -> m.StatusOk:
+        st = self.node.core.status()
+        return m.StatusOk(
+            id=self.node.id,
+            role=st.role.value,
+            term=st.term,
+            leader=st.leader,
+            commit_index=st.commit,
+            applied_index=self.node.broker.applied_index,
+            last_index=st.last_index,
+            voters=list(st.conf.voters),
+            pid=os.getpid(),
+        )
 
     async def fetch(self, request: m.Fetch) -> m.Message:
         if not request.stale_ok:

@@ -84,6 +84,7 @@ class ClientOptions:
     timeout_us: int
     stop_us: int  # no new op starts after this
     think_us: tuple[int, int] = (5_000, 40_000)
+    backoff_us: tuple[int, int] = (20_000, 80_000)
 
 
 class Clients:
@@ -132,12 +133,17 @@ class Clients:
         else:
             self._poll(slot)
 
-    def _finish(self, slot: Slot, retire: bool) -> None:
+    def _finish(self, slot: Slot, retire: bool, backoff: bool = False) -> None:
         slot.busy = False
         if retire:
             slot.process = self._next_process
             self._next_process += 1
-        self._queue.after(self._rng.randint(*self._options.think_us), self._runner(slot))
+        delay = self._rng.randint(*self._options.think_us)
+        if backoff:
+            # A refused client waits before trying elsewhere, as a real one would: during an
+            # election every node refuses, and a tight retry loop would only flood the history.
+            delay += self._rng.randint(*self._options.backoff_us)
+        self._queue.after(delay, self._runner(slot))
 
     def _target(self, slot: Slot) -> SimNode:
         return self._nodes[slot.hint]
@@ -185,7 +191,7 @@ class Clients:
     ) -> None:
         self._recorder.record(slot.process, "fail", f, value, node=node, error=error)
         self._redirect(slot, hint)
-        self._finish(slot, retire=False)
+        self._finish(slot, retire=False, backoff=hint is None)
 
     def _indefinite(self, slot: Slot, value: dict[str, Any], node: NodeId, error: str) -> None:
         self._recorder.record(slot.process, "info", "send", value, node=node, error=error)
