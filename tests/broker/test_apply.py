@@ -180,6 +180,12 @@ def test_invalid_command_when_the_hlc_would_pass_int64() -> None:
         True,
     )
     assert node.state.end_offset("t") == 1
+    # a new topic is not created by a refused batch
+    assert rejection(node.apply(batch("u", [b"b", b"c"], hlc=(1 << 63) - 1, origin=ORIGIN))) == (
+        Code.INVALID_COMMAND,
+        True,
+    )
+    assert node.state.topics() == ["t"]
 
 
 @pytest.mark.parametrize(

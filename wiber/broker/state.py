@@ -200,7 +200,12 @@ class BrokerState:
 
     @classmethod
     def restore(cls, data: bytes, *, auto_create_topics: bool = True) -> BrokerState:
-        """Rebuild a state from `snapshot()` bytes; raises `SnapshotError` on garbage."""
+        """Rebuild a state from `snapshot()` bytes; raises `SnapshotError` on garbage.
+
+        The index still points at entries up to the snapshot's applied index. A node installed
+        from another node's snapshot lacks those entries: it must then call
+        `truncate_before(first index in its log)` so that reads start where its log does.
+        """
         state = cls(auto_create_topics=auto_create_topics)
         state.applied_index, state._topics, state._committed = snapshot.load(data)
         return state
