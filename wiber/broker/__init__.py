@@ -13,7 +13,9 @@ from wiber.broker.commands import (
     NewMessage,
     Origin,
     PublishBatch,
+    RawBatch,
     decode_command,
+    decode_entry,
     encode_command,
 )
 from wiber.broker.effects import (
@@ -48,12 +50,14 @@ __all__ = [
     "Origin",
     "PublishBatch",
     "Published",
+    "RawBatch",
     "ReadError",
     "ReadResult",
     "Rejected",
     "SnapshotError",
     "TopicCreated",
     "decode_command",
+    "decode_entry",
     "encode_command",
     "message_id",
 ]
