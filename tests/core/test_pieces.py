@@ -20,10 +20,12 @@ from wiber.core.types import (
     ConfigChangeType,
     ConfState,
     Entry,
+    EntryKind,
     HardState,
     Message,
     MessageType,
     Role,
+    Snapshot,
     UnavailableError,
 )
 from wiber.invariant import InvariantViolation
@@ -107,6 +109,8 @@ def _drain(core: RaftCore) -> list[Message]:
         rd = core.ready()
         storage = core.storage
         assert isinstance(storage, MemoryStorage)
+        if rd.snapshot is not None:
+            storage.apply_snapshot(rd.snapshot)
         storage.append(rd.entries)
         if rd.hard_state is not None:
             storage.set_hard_state(rd.hard_state)
@@ -216,3 +220,56 @@ def test_events_trace_each_step_with_the_state_after() -> None:
         "commit": 0,
     }
     assert core.events() == []
+
+
+def _leader_with_log() -> RaftCore:
+    core = RaftCore(Config("n1"), MemoryStorage(["n1", "n2", "n3"]), random.Random(0))
+    core.campaign()
+    core.step(Message(MessageType.PRE_VOTE_RESP, "n2", "n1", 1))
+    core.step(Message(MessageType.VOTE_RESP, "n2", "n1", 1))
+    for i in range(3):
+        core.propose(b"p%d" % i)
+    _drain(core)
+    return core
+
+
+ENTRY = st.builds(
+    Entry,
+    index=st.integers(0, 12),
+    term=st.integers(0, 4),
+    kind=st.sampled_from(list(EntryKind)),
+    data=st.binary(max_size=8),
+)
+MESSAGE = st.builds(
+    Message,
+    type=st.sampled_from(list(MessageType)),
+    src=st.sampled_from(["n2", "n3", "n7"]),
+    dst=st.just("n1"),
+    term=st.integers(0, 4),
+    index=st.integers(0, 12),
+    log_term=st.integers(0, 4),
+    entries=st.lists(ENTRY, max_size=3).map(tuple),
+    commit=st.integers(0, 12),
+    reject=st.booleans(),
+    reject_hint=st.integers(0, 12),
+    hint_term=st.integers(0, 4),
+    snapshot=st.none()
+    | st.builds(
+        Snapshot,
+        index=st.integers(0, 12),
+        term=st.integers(0, 4),
+        conf=st.just(ConfState(("n1", "n2", "n3"))),
+    ),
+    context=st.binary(max_size=4),
+)
+
+
+@given(st.lists(MESSAGE, min_size=1, max_size=6), st.booleans())
+def test_arbitrary_peer_messages_never_raise(messages: list[Message], leader: bool) -> None:
+    core = _leader_with_log() if leader else _core()
+    for m in messages:
+        core.step(m)
+        core.tick()
+        _drain(core)
+    status = core.status()
+    assert status.commit <= status.last_index
