@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from harness.history import Op
@@ -32,6 +33,15 @@ def _log(history: list[Op], opts: dict[str, Any]) -> dict[str, Any]:
     return log.check(history, cycles=bool(opts.get("cycles", True)))
 
 
+def _raft(history: list[Op], opts: dict[str, Any]) -> dict[str, Any]:
+    from harness.checkers import raft
+
+    traces = opts.get("traces")
+    if traces is None:
+        return {"valid": "unknown", "anomalies": {}, "reason": "no trace directory given"}
+    return raft.check(raft.read_traces(Path(traces)))
+
+
 def _module_check(module: str, fn: str = "check") -> Checker:
     def run(history: list[Op], opts: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = getattr(importlib.import_module(module), fn)(history)
@@ -43,6 +53,7 @@ def _module_check(module: str, fn: str = "check") -> Checker:
 CHECKERS: dict[str, Checker] = {
     "linearizable": _linearizable,
     "log": _log,
+    "raft": _raft,
     "causal": _module_check("harness.checkers.causal"),
     "stats": _module_check("harness.checkers.stats", "stats"),
     "perf": _module_check("harness.checkers.stats", "perf"),

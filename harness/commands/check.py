@@ -37,6 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-limit", type=float, default=60.0, help="seconds for the linearizability search"
     )
+    parser.add_argument(
+        "--traces",
+        type=Path,
+        help="node event traces for the raft checker (default: nodes/ beside the history)",
+    )
     parser.add_argument("--no-report", action="store_true", help="write results.json only")
 
 
@@ -59,10 +64,16 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, HistoryError, JepsenImportError, EdnError, ValueError) as e:
         print(f"harness check: cannot read {args.history}: {e}", file=sys.stderr)
         return 2
+    traces: Path | None = args.traces
+    if traces is None and any(args.history.parent.glob("nodes/*/trace.jsonl")):
+        traces = args.history.parent
     names = args.checker or choose_checkers(history, args.model)
     if args.model and "linearizable" not in names:
         names = ["linearizable", *names]
-    results = run_checkers(history, names, {"model": args.model, "seconds": args.time_limit})
+    if traces is not None and not args.checker:
+        names.append("raft")
+    opts = {"model": args.model, "seconds": args.time_limit, "traces": traces}
+    results = run_checkers(history, names, opts)
     out_dir: Path = args.out or args.history.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(
