@@ -166,14 +166,11 @@ class SimNode:
         self.core_or_fail().step(message)
         return self.drain()
 
-    def resume(self) -> bool:
+    def resume(self) -> list[Message]:
+        """Run again; returns the messages that arrived while paused, for delivery in order."""
         self.paused = False
         held, self.inbox = self.inbox, []
-        changed = False
-        for message in held:
-            if self.core is not None:
-                changed |= self.deliver(message)
-        return changed
+        return held
 
     def drain(self) -> bool:
         core = self.core_or_fail()

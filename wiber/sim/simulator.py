@@ -178,7 +178,12 @@ class Simulator:
 
     def resume(self, node: SimNode) -> None:
         self.record_nemesis("stop", {"nemesis": "pause", "targets": [node.id]})
-        self._dirty |= node.resume()
+        for message in node.resume():
+            self._deliver_now(message)
+
+    def _deliver_now(self, message: Message) -> None:
+        """One event per held message, in arrival order, so the checks run after each."""
+        self.queue.at(self.queue.now_us, lambda: self._deliver(message))
 
     def leader(self) -> SimNode | None:
         leaders = [n for n in self.nodes.values() if n.running and n.role is Role.LEADER]
@@ -204,7 +209,10 @@ class Simulator:
         node = self.nodes.get(message.dst)
         if node is None or not node.up:
             return
-        self.trace.message(message)
+        self.trace.message(message, held=node.paused)
+        if node.paused:
+            node.inbox.append(message)
+            return
         self._dirty |= node.deliver(message)
         self.trace.state(node)
 

@@ -4,7 +4,8 @@ Recording must cost next to nothing on the millions of events that pass, so the 
 tuples in a bounded deque and formats them only when asked. One line per event:
 
     `  1.234s n2 <- n1 append t3 i14 lt3 e2 c12`  a message delivered (type, term, index, log
-                                                  term, entry count, commit)
+                                                  term, entry count, commit), or held by a
+                                                  paused node until it resumes
     `  1.234s n2    leader t3 log 16 c14 a14`    the node's state after it (role, term, last
                                                   log index, commit, applied)
     `  1.300s nemesis start {...}`               a fault
@@ -27,8 +28,8 @@ class Trace:
         self._queue = queue
         self._events: deque[tuple[Any, ...]] = deque(maxlen=keep)
 
-    def message(self, m: Message) -> None:
-        self._events.append((self._queue.now_us, "msg", m))
+    def message(self, m: Message, held: bool = False) -> None:
+        self._events.append((self._queue.now_us, "msg", m, held))
 
     def state(self, node: SimNode) -> None:
         self._events.append(
@@ -64,6 +65,8 @@ def _format(event: tuple[Any, ...]) -> str:
             text += f" reject(hint {m.reject_hint})"
         if m.snapshot is not None:
             text += f" snapshot@{m.snapshot.index}"
+        if event[3]:
+            text += " (held: paused)"
         return f"{when} {m.dst} <- {m.src} {text}"
     if event[1] == "state":
         _, _, node, role, term, last, commit, applied = event

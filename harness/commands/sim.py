@@ -1,0 +1,140 @@
+"""`harness sim`: run the deterministic cluster simulator for one seed or a sweep of seeds.
+
+stdout is a pure function of the arguments (and the code): the same seed prints the same bytes
+and writes the same history, so a failure report can be diffed and replayed. Wall-clock figures
+go to stderr only. A failing seed prints the violated property, the last events of the run and
+the exact command that replays it; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+import sys
+import time
+from pathlib import Path
+
+from wiber.sim.coreapi import DEFAULT_CORE, CoreFactory
+from wiber.sim.nemesis import FAULT_KINDS
+from wiber.sim.simulator import SimResult, parse_faults, simulate
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, help="run this one seed (default: a random one)")
+    which.add_argument("--seeds", type=int, metavar="COUNT", help="run seeds 0 .. COUNT-1")
+    parser.add_argument("--nodes", type=int, choices=(3, 5), default=3)
+    parser.add_argument(
+        "--faults",
+        default="all",
+        help=f"comma list of {', '.join(FAULT_KINDS)}; or all, or none (default: all)",
+    )
+    parser.add_argument(
+        "--time",
+        type=float,
+        default=2.0,
+        metavar="VIRTUAL_SECONDS",
+        help="length of the fault phase; a quiet phase for liveness follows (default: 2.0)",
+    )
+    parser.add_argument(
+        "--history",
+        type=Path,
+        metavar="PATH",
+        help="write the history (JSONL); with --seeds, PATH must contain {seed}",
+    )
+    # Testing only: run a broken core from tests/mutants.py to see the simulator catch it.
+    parser.add_argument("--core-variant", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        core = _core(args.core_variant)
+        seeds = _seeds(args)
+        _check_history(args.history, len(seeds))
+        faults = parse_faults(args.faults)
+    except (ValueError, ImportError, KeyError) as error:
+        print(f"harness sim: {error}", file=sys.stderr)
+        return 2
+    failed: list[int] = []
+    events, started = 0, time.perf_counter()
+    for seed in seeds:
+        result = simulate(
+            seed,
+            nodes=args.nodes,
+            faults=faults,
+            time=args.time,
+            core_factory=core,
+            history_path=_history_path(args.history, seed),
+        )
+        events += result.events
+        _report(result, args)
+        if not result.ok:
+            failed.append(seed)
+    if len(seeds) > 1:
+        verdict = "ok" if not failed else f"FAILED seeds {' '.join(map(str, failed))}"
+        print(f"{len(seeds)} seeds: {len(seeds) - len(failed)} ok, {len(failed)} failed: {verdict}")
+    wall = time.perf_counter() - started
+    print(
+        f"wall {wall:.2f}s, {events / max(wall, 1e-9):,.0f} events/s, "
+        f"{wall / len(seeds):.3f}s per seed",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
+
+
+def _core(variant: str | None) -> CoreFactory:
+    if variant is None:
+        return DEFAULT_CORE
+    # The mutants live beside the tests, in the source checkout this harness runs from.
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.append(root)
+    mutants = importlib.import_module("tests.mutants")
+    core: CoreFactory = mutants.MUTANTS[variant]
+    return core
+
+
+def _seeds(args: argparse.Namespace) -> list[int]:
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise ValueError("--seeds needs a positive count")
+        return list(range(args.seeds))
+    if args.seed is not None:
+        return [args.seed]
+    return [random.SystemRandom().randrange(1 << 32)]
+
+
+def _check_history(path: Path | None, count: int) -> None:
+    if path is not None and count > 1 and "{seed}" not in str(path):
+        raise ValueError("with --seeds, --history PATH must contain {seed}")
+
+
+def _history_path(path: Path | None, seed: int) -> Path | None:
+    return None if path is None else Path(str(path).replace("{seed}", str(seed)))
+
+
+def replay_command(seed: int, args: argparse.Namespace) -> str:
+    command = f"harness sim --seed {seed} --nodes {args.nodes} --faults {args.faults}"
+    command += f" --time {args.time:g}"
+    if args.core_variant:
+        command += f" --core-variant {args.core_variant}"
+    return command
+
+
+def _report(result: SimResult, args: argparse.Namespace) -> None:
+    stats = result.stats
+    head = (
+        f"seed {result.seed}: nodes {args.nodes}, {stats['events']} events, "
+        f"{result.virtual_us / 1e6:.3f}s virtual, {stats['faults']} faults, "
+        f"{stats['ops']} ops, {stats['acked']} acked, {stats['terms']} terms"
+    )
+    if result.ok:
+        print(f"{head}: ok")
+        return
+    print(f"{head}: FAILED")
+    print(f"  violated: {result.violation}")
+    print("  last events:")
+    for line in result.trace:
+        print(f"    {line}")
+    print(f"  replay: {replay_command(result.seed, args)}")
