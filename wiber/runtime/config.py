@@ -52,6 +52,8 @@ class NodeConfig:
     max_clock_offset_ms: int = 500
     max_line_bytes: int = 1 << 20
     max_frame_bytes: int = 16 << 20
+    snapshot_entries: int = 8192  # applied entries between broker snapshots
+    retention_entries: int = 0  # log entries kept behind the snapshot; 0 keeps everything
     peers: tuple[PeerConfig, ...] = ()
     initial_voters: tuple[str, ...] = ()  # empty: every node of the cluster file votes
     tls: Mapping[str, Any] = field(default_factory=dict)
@@ -79,6 +81,8 @@ _INT_KEYS = (
     "max_clock_offset_ms",
     "max_line_bytes",
     "max_frame_bytes",
+    "snapshot_entries",
+    "retention_entries",
 )
 _KNOWN_KEYS = frozenset(
     {"id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", "voters", *_INT_KEYS}
@@ -91,6 +95,8 @@ def _port(value: object, key: str) -> int:
     is_port = key.lower().endswith("port")
     if is_port and not 0 <= value <= 65535:
         raise ConfigError(f"{key}: {value} is not a TCP port (0-65535)")
+    if key == "retention_entries" and value >= 0:
+        return value
     if not is_port and value <= 0:
         raise ConfigError(f"{key}: must be positive, got {value}")
     return value

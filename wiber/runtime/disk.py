@@ -24,7 +24,14 @@ from wiber.core.types import (
     Snapshot,
     UnavailableError,
 )
-from wiber.storage import FsyncPolicy, MetaStore, Record, SegmentedLog, SnapshotStore
+from wiber.storage import (
+    FsyncPolicy,
+    MetaStore,
+    Record,
+    SegmentedLog,
+    SnapshotStore,
+    StorageError,
+)
 
 
 class DiskStorage:
@@ -43,16 +50,26 @@ class DiskStorage:
         )
         self._meta = MetaStore(data_dir / "raft-state")
         self._snapshots = SnapshotStore(data_dir / "snapshots")
+        self._prefix = MetaStore(data_dir / "log-prefix")
         self._hard_state = self._load_hard_state()
         self._snapshot = self._load_snapshot(tuple(sorted(bootstrap_voters)))
+        self._prefix_term = self._load_prefix()
+        self._finish_interrupted_install()
 
     # -- reading (LogStorage) -------------------------------------------------------------
 
     def initial_state(self) -> tuple[HardState, ConfState]:
-        return self._hard_state, self._snapshot.conf
+        # The commit index on disk may lag (commit-only changes are not fsynced), but a
+        # snapshot only ever holds committed entries.
+        hs = self._hard_state
+        if hs.commit < self._snapshot.index:
+            hs = HardState(hs.term, hs.vote, self._snapshot.index)
+        return hs, self._snapshot.conf
 
     def first_index(self) -> int:
-        return max(self.log.first_index, self._snapshot.index + 1)
+        # Entries below the snapshot stay readable until retention deletes them, so a
+        # follower that is only a little behind gets entries, not a snapshot.
+        return self.log.first_index
 
     def last_index(self) -> int:
         return max(self.log.last_index, self._snapshot.index)
@@ -60,6 +77,8 @@ class DiskStorage:
     def term(self, index: int) -> int:
         if index == self._snapshot.index:
             return self._snapshot.term
+        if self._prefix_term is not None and index == self._prefix_term[0]:
+            return self._prefix_term[1]
         if index < self.first_index():
             raise CompactedError(f"index {index} is below the first index {self.first_index()}")
         if index > self.last_index():
@@ -106,13 +125,31 @@ class DiskStorage:
         if (hs.term, hs.vote) != (old.term, old.vote):
             self._meta.save({"term": hs.term, "vote": hs.vote, "commit": hs.commit})
 
-    def install_snapshot(self, snapshot: Snapshot) -> None:
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Keep `snapshot` as the newest state-machine image; the log is left as it is."""
         meta = msgpack.packb(
             {"voters": list(snapshot.conf.voters), "learners": list(snapshot.conf.learners)}
         )
         self._snapshots.save(snapshot.index, snapshot.term, meta + snapshot.data)
-        self.log.reset(snapshot.index + 1)
         self._snapshot = snapshot
+
+    def install_snapshot(self, snapshot: Snapshot) -> None:
+        """A snapshot from the leader replaces the log: it continues after the snapshot."""
+        self.save_snapshot(snapshot)
+        self.log.reset(snapshot.index + 1)
+
+    def compact(self, before_index: int) -> int:
+        """Delete log segments wholly below `before_index` (never past the snapshot), keeping
+        the term of the entry just before the new first one; returns the new first index."""
+        before_index = min(before_index, self._snapshot.index + 1)
+        bases = sorted(int(p.stem) for p in self.log.segment_paths() if p.stem.isdigit())
+        cut = max((b for b in bases if b <= before_index), default=self.log.first_index)
+        if cut <= self.log.first_index:
+            return self.log.first_index
+        self._prefix.save({"index": cut - 1, "term": self.log.term(cut - 1)})
+        self._prefix_term = (cut - 1, self.log.term(cut - 1))
+        self.log.delete_prefix(cut)
+        return self.log.first_index
 
     def sync(self) -> int:
         return self.log.sync()
@@ -127,6 +164,23 @@ class DiskStorage:
         if raw is None:
             return HardState()
         return HardState(term=int(raw["term"]), vote=raw["vote"], commit=int(raw["commit"]))
+
+    def _load_prefix(self) -> tuple[int, int] | None:
+        raw = self._prefix.load()
+        return None if raw is None else (int(raw["index"]), int(raw["term"]))
+
+    def _finish_interrupted_install(self) -> None:
+        # Installing a snapshot saves it, then resets the log; a crash in between leaves a
+        # log that does not continue the snapshot. Finish the reset.
+        s = self._snapshot
+        if s.index == 0 or self.log.first_index == s.index + 1:
+            return
+        try:
+            consistent = self.log.first_index <= s.index and self.log.term(s.index) == s.term
+        except StorageError:
+            consistent = False
+        if not consistent:
+            self.log.reset(s.index + 1)
 
     def _load_snapshot(self, voters: tuple[str, ...]) -> Snapshot:
         stored = self._snapshots.load()

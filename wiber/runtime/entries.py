@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from wiber.broker import CommandError, PublishBatch, decode_command
+from wiber.broker import CommandError
+from wiber.broker.commands import RawBatch, decode_entry
 from wiber.core.types import Entry, EntryKind
 
 
@@ -12,7 +13,7 @@ def entry_timestamp(entry: Entry) -> int:
     if entry.kind is not EntryKind.NORMAL:
         return 0
     try:
-        command = decode_command(entry.data)
+        command = decode_entry(entry.data)
     except CommandError:
         return 0
-    return command.hlc if isinstance(command, PublishBatch) else 0
+    return command.hlc if isinstance(command, RawBatch) else 0

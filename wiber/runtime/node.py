@@ -56,6 +56,7 @@ from wiber.core.types import (
     Message,
     Ready,
     Role,
+    Snapshot,
 )
 from wiber.runtime.config import NodeConfig
 from wiber.runtime.disk import DiskStorage
@@ -399,6 +400,8 @@ class Node:
                 case InstallSnapshot(snapshot):
                     self.disk.install_snapshot(snapshot)
                     self.broker = BrokerState.restore(snapshot.data)
+                    # The bodies of messages before the snapshot are not on this node.
+                    self.broker.truncate_before(snapshot.index + 1)
                 case Append(entries):
                     self.disk.append(entries, [entry_timestamp(e) for e in entries])
                 case SaveHardState(hard_state):
@@ -436,6 +439,8 @@ class Node:
             else:
                 self.broker.apply_noop(entry.index)
         applied = self.broker.applied_index
+        if applied - self.disk.snapshot().index >= self.config.snapshot_entries:
+            self._snapshot(applied)
         if self._applied_waiters:
             still = []
             for index, future in self._applied_waiters:
@@ -445,6 +450,15 @@ class Node:
                 else:
                     still.append((index, future))
             self._applied_waiters = still
+
+    def _snapshot(self, applied: int) -> None:
+        snapshot = Snapshot(
+            applied, self.disk.term(applied), self.core.conf_at(applied), self.broker.snapshot()
+        )
+        self.disk.save_snapshot(snapshot)
+        if self.config.retention_entries:
+            first = self.disk.compact(applied + 1 - self.config.retention_entries)
+            self.broker.truncate_before(first)
 
     def _dispatch(self, effect: Effect) -> None:
         if isinstance(effect, Appended):

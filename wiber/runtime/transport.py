@@ -60,7 +60,7 @@ class PeerTransport:
         self.stats = TransportStats()
         self._outboxes = {peer: _Outbox(address) for peer, address in peers.items()}
         self._server: asyncio.Server | None = None
-        self._inbound: set[asyncio.Task[None]] = set()
+        self._inbound: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         host, port = self.listen
@@ -71,12 +71,16 @@ class PeerTransport:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        tasks = [o.task for o in self._outboxes.values() if o.task] + list(self._inbound)
-        for task in tasks:
+        dialers = [o.task for o in self._outboxes.values() if o.task]
+        for task in dialers:
             task.cancel()
-        for task in tasks:
+        # Inbound handlers end by themselves once their socket closes; cancelling them
+        # instead makes asyncio's stream callback log the cancellation as an error.
+        for writer in self._inbound.values():
+            writer.close()
+        for task in [*dialers, *self._inbound]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await asyncio.wait_for(task, 1.0)
 
     def add_peer(self, peer: str, address: tuple[str, int]) -> None:
         if peer in self._outboxes or peer == self.node_id:
@@ -141,7 +145,7 @@ class PeerTransport:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._inbound.add(task)
+            self._inbound[task] = writer
         decoder = PeerDecoder()
         peer: str | None = None
         try:
@@ -155,7 +159,7 @@ class PeerTransport:
             pass
         finally:
             if task is not None:
-                self._inbound.discard(task)
+                self._inbound.pop(task, None)
             writer.close()
 
     def _receive(self, peer: str | None, body: bytes) -> str | None:
