@@ -59,6 +59,8 @@ class SimOptions:
     election_ticks: int = 10
     heartbeat_ticks: int = 2
     tuning: tuple[tuple[str, Any], ...] = ()  # overrides of the per-seed swarm knobs
+    spares: int | None = None  # nodes outside the configuration at first (default: 1 with
+    # membership faults, else 0)
 
 
 @dataclass
@@ -127,9 +129,10 @@ class Simulator:
         self, options: SimOptions, core_factory: CoreFactory, rng: random.Random
     ) -> dict[NodeId, SimNode]:
         voters = tuple(f"n{i}" for i in range(1, options.nodes + 1))
-        names = list(voters)
-        if "membership" in options.faults:
-            names.append(f"n{options.nodes + 1}")  # a spare, outside the configuration at first
+        spares = options.spares
+        if spares is None:
+            spares = 1 if "membership" in options.faults else 0
+        names = [f"n{i}" for i in range(1, options.nodes + spares + 1)]
         hooks = NodeHooks(self._send, self._applied, self._read_states, self._compacting)
         nodes = {}
         for name in names:
@@ -155,6 +158,14 @@ class Simulator:
 
     def after(self, delay_us: int, action: Callable[[], None]) -> None:
         self.queue.after(delay_us, action)
+
+    def at(self, time_us: int, action: Callable[[], None]) -> None:
+        """Schedule a scripted step (scenario tests), checked like any other event."""
+        self.queue.at(time_us, lambda: self._scripted(action))
+
+    def _scripted(self, action: Callable[[], None]) -> None:
+        action()
+        self._dirty = True
 
     def record_nemesis(self, f: str, value: dict[str, Any]) -> None:
         self.recorder.record("nemesis", "info", f, value)
@@ -290,8 +301,15 @@ class Simulator:
             )
 
     def _check_liveness(self) -> invariants.Violation | None:
-        if self.leader() is None:
+        leader = self.leader()
+        if leader is None:
             return invariants.Violation("Liveness", "no leader at the end of the quiet phase")
+        if leader.disk.term(leader.commit) != leader.term:
+            return invariants.Violation(
+                "Liveness",
+                f"leader {leader.id} (term {leader.term}) committed nothing of its own term "
+                f"in the quiet phase: the cluster cannot make progress",
+            )
         undecided = self._undecided()
         if undecided:
             first = undecided[0]
