@@ -18,6 +18,7 @@ placed before its return and the model state it met, as Porcupine's visualisatio
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
@@ -62,9 +63,45 @@ class _Search:
             self.cid.append(definite if known else info)
             definite, info = (definite + 1, info) if known else (definite, info + 1)
         self.definite = definite
+        self.twin = self._twins()
+        self.garbage = self._garbage_read()
         self._build_list()
         self.cache: set[tuple[int, int, int, State]] = set()
         self.best: tuple[int, tuple[int, ...], State, int] = (-1, (), model.init, -1)
+
+    def _garbage_read(self) -> int | None:
+        """An ok register read of a value that no write or cas could have produced.
+
+        No linearization can place it, and with many crashed writes around, the search would
+        need exponential time to find that out; this catches the common case in linear time.
+        """
+        if self.model.name not in ("register", "cas-register"):
+            return None
+        produced = {json.dumps(self.model.init)}
+        for c, v in zip(self.calls, self.values, strict=True):
+            if c.f in ("write", "cas") and isinstance(v, dict):
+                produced.add(json.dumps(v.get("value" if c.f == "write" else "to"), default=repr))
+        for i, (c, v) in enumerate(zip(self.calls, self.values, strict=True)):
+            read = self.known[i] and c.f == "read" and isinstance(v, dict)
+            if read and json.dumps(v.get("value"), default=repr) not in produced:
+                return i
+        return None
+
+    def _twins(self) -> list[int]:
+        """For each info call, the info call of the same op and value invoked just before it.
+
+        Such twins are interchangeable (same effect, both pending forever), so the search only
+        linearizes a twin after its earlier one: a symmetry cut that turns 2^k subsets of k
+        identical crashed writes into k+1 counts.
+        """
+        last: dict[str, int] = {}
+        twin = [-1] * len(self.calls)
+        for i, c in enumerate(self.calls):
+            if not self.known[i]:
+                cls = json.dumps([c.f, self.values[i]], sort_keys=True, default=repr)
+                twin[i] = last.get(cls, -1)
+                last[cls] = i
+        return twin
 
     def _build_list(self) -> None:
         # Nodes: 0 is the head; call i is node 2i+1 and its return node 2i+2 (absent for info).
@@ -106,7 +143,13 @@ class _Search:
         nxt[prv[node]] = node
 
     def run(self) -> Generator[None, None, _Outcome]:
-        step, known, values, cid = self.model.step, self.known, self.values, self.cid
+        step, known, values, cid, twin = (
+            self.model.step,
+            self.known,
+            self.values,
+            self.cid,
+            self.twin,
+        )
         fs = [c.f for c in self.calls]
         nxt, cache = self.nxt, self.cache
         state: State = self.model.init
@@ -115,6 +158,10 @@ class _Search:
         stack: list[tuple[int, State, int, int, int]] = []
         entry = nxt[HEAD]
         ticks = 0
+        if self.garbage is not None:
+            witness: dict[str, Any] = {"op": describe(self.calls[self.garbage]), "state": None}
+            witness["reason"] = "read a value that no write or cas produced"
+            return _Outcome(False, 0, witness=witness)
         while remaining:
             ticks += 1
             if ticks == _SLICE:
@@ -131,6 +178,10 @@ class _Search:
                 entry = nxt[entry]
                 continue
             i = entry >> 1
+            t = twin[i]
+            if t >= 0 and not infobits >> cid[t] & 1:
+                entry = nxt[entry]  # its earlier twin first (see _twins)
+                continue
             legal, new_state = step(state, fs[i], values[i], known[i])
             if legal:
                 if known[i]:

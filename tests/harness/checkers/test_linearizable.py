@@ -240,3 +240,26 @@ def test_agrees_with_brute_force_on_small_histories(
     hist = simulate(model, rng, 6, concurrency, keys=1, crash_p=0.2)
     hist = _mutate(hist, rng)
     assert (check(hist, model)["valid"] is True) == brute_force(hist, model)
+
+
+def test_garbage_read_among_many_crashed_writes_is_refuted_at_once() -> None:
+    rows: list[tuple[Any, str, str, Any]] = [
+        (p, "invoke", "write", r(value=p % 3)) for p in range(40)
+    ]
+    rows += [(p, "info", "write", r(value=p % 3)) for p in range(40)]
+    rows += [(99, "invoke", "read", {"key": "x"}), (99, "ok", "read", r(value=7))]
+    result = check(h(*rows), "register", Budget(seconds=5))
+    assert result["valid"] is False
+    assert "no write" in result["anomalies"]["nonlinearizable"][0]["reason"]
+
+
+def test_identical_crashed_writes_are_searched_once() -> None:
+    # 30 crashed writes of two values, then a stale read: with the symmetry cut the search
+    # space is counts (31 x 31), not subsets (2^30), so a small state budget decides it.
+    rows: list[tuple[Any, str, str, Any]] = [
+        (p, "invoke", "write", r(value=p % 2)) for p in range(30)
+    ]
+    rows += [(p, "info", "write", r(value=p % 2)) for p in range(30)]
+    rows += [(98, "invoke", "write", r(value=5)), (98, "ok", "write", r(value=5))]
+    rows += [(99, "invoke", "read", {"key": "x"}), (99, "ok", "read", r(value=None))]
+    assert check(h(*rows), "register", Budget(seconds=60, states=200_000))["valid"] is False
