@@ -78,7 +78,9 @@ def _anomalies(results: dict[str, Any]) -> str:
         for anomaly, witnesses in r.get("anomalies", {}).items():
             parts.append(f"<h3>{html.escape(name)}: {html.escape(anomaly)}</h3>")
             for w in witnesses[:MAX_WITNESSES_SHOWN]:
-                if anomaly == "nonlinearizable":
+                if anomaly == "nonlinearizable" and "reason" in w:
+                    parts.append(f"<p>{_op_text(w.get('op') or {})}: {_json(w['reason'])}</p>")
+                elif anomaly == "nonlinearizable":
                     parts.append(_linear_view(w))
                 parts.append(f"<pre>{_json(w)}</pre>")
     return "".join(parts) or "<p>No anomalies found.</p>"
