@@ -107,13 +107,12 @@ def up(
         ],
     }
     (directory / "cluster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    for node in nodes:
-        start_node(directory, node)
-    _wait_listening(directory, nodes, timeout)
+    processes = {node.id: start_node(directory, node) for node in nodes}
+    _wait_listening(processes, nodes, timeout, directory)
     return nodes
 
 
-def start_node(directory: Path, node: LocalNode) -> int:
+def start_node(directory: Path, node: LocalNode) -> subprocess.Popen[bytes]:
     log = (directory / f"{node.id}.log").open("ab")
     process = subprocess.Popen(
         [
@@ -133,15 +132,20 @@ def start_node(directory: Path, node: LocalNode) -> int:
         env={k: v for k, v in os.environ.items() if not k.startswith("WIBER_")},
     )
     (directory / f"{node.id}.pid").write_text(str(process.pid))
-    return process.pid
+    return process
 
 
-def _wait_listening(directory: Path, nodes: list[LocalNode], timeout: float) -> None:
+def _wait_listening(
+    processes: dict[str, subprocess.Popen[bytes]],
+    nodes: list[LocalNode],
+    timeout: float,
+    directory: Path,
+) -> None:
     deadline = time.monotonic() + timeout
     pending = list(nodes)
     while pending and time.monotonic() < deadline:
         pending = [n for n in pending if not _port_open(n.client_port)]
-        dead = [n.id for n in pending if _pid_of(directory, n) is None]
+        dead = [n.id for n in pending if processes[n.id].poll() is not None]
         if dead:
             raise ClusterError(f"node(s) {dead} exited; see their logs in {directory}")
         time.sleep(0.1)

@@ -8,6 +8,7 @@ caller sees no gap and no duplicate.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from wiber.client.client import Client
@@ -49,6 +50,7 @@ class Consumer:
                 if failovers > self._max_failovers:
                     raise
                 self.client.forget_leader()
+                await asyncio.sleep(min(0.05 * failovers, 1.0))
 
     async def _subscription(self) -> AsyncIterator[m.StoredMessage]:
         conn = await self.client.any_connection()
