@@ -19,11 +19,14 @@ from harness.history import Op
 
 
 def plant_violation(history: list[Op], rng: random.Random) -> list[Op]:
-    """One ok read late in the history now returns a value nobody wrote."""
+    """One ok read late in the history now returns the initial value: a stale read.
+
+    (A never-written value would be refuted by the garbage-read shortcut without a search.)
+    """
     reads = [i for i, op in enumerate(history) if op["type"] == "ok" and op["f"] == "read"]
     out = list(history)
     i = reads[int(len(reads) * (0.5 + 0.5 * rng.random())) - 1]
-    out[i] = {**out[i], "value": {**out[i]["value"], "value": -1}}
+    out[i] = {**out[i], "value": {**out[i]["value"], "value": None}}
     return out
 
 
