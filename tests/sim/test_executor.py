@@ -68,7 +68,9 @@ class ScriptedCore:
 
 def make_node() -> tuple[SimNode, ScriptedCore, list[Message]]:
     sent: list[Message] = []
-    hooks = NodeHooks(sent.append, lambda *_: None, lambda *_: None, lambda _: None)
+    hooks = NodeHooks(
+        sent.append, lambda *_: None, lambda *_: None, lambda _: None, lambda *_: None
+    )
     node = SimNode(
         "n1", Config(id="n1"), SimDisk(ConfState(VOTERS)), ScriptedCore, 0,
         random.Random(0), hooks,

@@ -207,8 +207,9 @@ def test_unchanged_nodes_are_skipped_but_changed_ones_are_checked() -> None:
     for view in state.nodes:
         view.signature = (1,)
     assert check(state) is None
-    state.nodes[2] = node("n3", F, 1, 1, log(E1), log(entry(1, 1, "x")))
-    state.nodes[2].signature = (2,)  # changed since the last passing check
-    violation = check(state)
+    nodes = list(state.nodes)
+    nodes[2] = node("n3", F, 1, 1, log(E1), log(entry(1, 1, "x")))
+    nodes[2].signature = (2,)  # changed since the last passing check
+    violation = check(ClusterState(nodes, state.ghost))
     assert violation is not None
     assert violation.property == "State Machine Safety"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from wiber.core.types import Entry, NodeId, Role
 
@@ -93,10 +94,27 @@ class ClusterState:
     ghost: Ghost
 
     def up(self) -> list[NodeView]:
-        return [n for n in self.nodes if n.up]
+        return self._up
 
     def leaders(self) -> list[NodeView]:
-        return [n for n in self.nodes if n.up and n.role is Role.LEADER]
+        return self._leaders
+
+    def changed(self) -> list[NodeView]:
+        """Up nodes not exactly as they were when every check last passed."""
+        return self._changed
+
+    @cached_property
+    def _up(self) -> list[NodeView]:
+        return [n for n in self.nodes if n.up]
+
+    @cached_property
+    def _leaders(self) -> list[NodeView]:
+        return [n for n in self._up if n.role is Role.LEADER]
+
+    @cached_property
+    def _changed(self) -> list[NodeView]:
+        checked = self.ghost.checked
+        return [n for n in self._up if n.signature is None or checked.get(n.id) != n.signature]
 
 
 Check = Callable[[ClusterState], str | None]
@@ -142,18 +160,16 @@ def _highest_agreement(a: LogView, b: LogView) -> int | None:
     return None
 
 
-def _unchanged(ghost: Ghost, node: NodeView) -> bool:
-    """The node is exactly as it was when every check last passed."""
-    return node.signature is not None and ghost.checked.get(node.id) == node.signature
-
-
 def log_matching(state: ClusterState) -> str | None:
     """Two logs with an entry of the same index and term are identical up to it (Raft 5.3)."""
-    up = state.up()
-    for i, a in enumerate(up):
-        for b in up[i + 1 :]:
-            if _unchanged(state.ghost, a) and _unchanged(state.ghost, b):
-                continue
+    changed = state.changed()
+    checked: set[tuple[str, str]] = set()
+    for a in changed:
+        for b in state.up():
+            pair = (min(a.id, b.id), max(a.id, b.id))
+            if a is b or pair in checked:
+                continue  # a pair of unchanged nodes passed before and still does
+            checked.add(pair)
             agreed = _highest_agreement(a.log, b.log)
             if agreed is None:
                 continue
@@ -186,9 +202,8 @@ def leader_completeness(state: ClusterState) -> str | None:
 def state_machine_safety(state: ClusterState) -> str | None:
     """No two nodes apply (or commit) different entries at the same index (Raft 5.4.3)."""
     committed = state.ghost.committed
-    for node in state.up():
-        if _unchanged(state.ghost, node):
-            continue  # the committed list only grows, so what matched it still does
+    # The committed list only grows, so an unchanged node that matched it still does.
+    for node in state.changed():
         applied = node.applied
         if applied.last_index > len(committed):
             return f"{node.id} applied up to {applied.last_index}, past every commit index"
@@ -228,7 +243,7 @@ def acknowledged_not_lost(state: ClusterState) -> str | None:
             later = node.term > ghost.commit_terms[entry.index - 1]
             if later and entry.index > node.log.base_index and node.log.at(entry.index) != entry:
                 return f"acknowledged entry {entry.index} is missing from leader {node.id}"
-    for node in state.up():
+    for node in state.changed():
         applied = node.applied
         if applied.entries != committed[applied.base_index : applied.last_index]:
             return f"{node.id} applied state differs from the acknowledged, committed entries"

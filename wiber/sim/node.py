@@ -73,6 +73,7 @@ class NodeHooks:
     applied: Callable[[SimNode, Entry, tuple[int, ...]], None]
     reads: Callable[[SimNode, tuple[ReadState, ...]], None]
     compacting: Callable[[SimNode], None]  # the last chance to see the entries about to go
+    voted: Callable[[NodeId, int, NodeId], None]  # (voter, term, candidate), self-votes too
 
 
 @dataclass
@@ -103,6 +104,7 @@ class SimNode:
     applied_index: int = 0
     applied_view: LogView = field(default_factory=LogView)
     stats: NodeStats = field(default_factory=NodeStats)
+    _view: NodeView | None = None
 
     @property
     def up(self) -> bool:
@@ -137,13 +139,23 @@ class SimNode:
         return "process crash: written data kept"
 
     def view(self) -> NodeView:
+        """The node as the checks see it; rebuilt only when something in it changed."""
+        signature = (self.incarnation, self.disk.writes, self.applied_index, self.commit)
+        cached = self._view
+        if (
+            cached is not None
+            and cached.signature == signature
+            and cached.up == self.up
+            and (cached.role, cached.term) == (self.role, self.term)
+        ):
+            return cached
         current = self.disk.current
         log = LogView(current.snapshot.index, current.snapshot.term, current.entries)
-        signature = (self.incarnation, self.disk.writes, self.applied_index, self.commit)
-        return NodeView(
+        self._view = NodeView(
             self.id, self.up, self.incarnation, self.role, self.term, self.commit, log,
             self.applied_view, signature,
         )  # fmt: skip
+        return self._view
 
     def core_or_fail(self) -> Core:
         core = self.core
@@ -215,6 +227,8 @@ class SimNode:
                     self._append(entries)
                 case SaveHardState(hard_state):
                     self._check_commit_rule(hard_state)
+                    if hard_state.vote is not None:
+                        self.hooks.voted(self.id, hard_state.term, hard_state.vote)
                     self.disk.save_hard_state(hard_state)
                     self.term, self.commit = hard_state.term, hard_state.commit
                 case Sync():
