@@ -75,6 +75,8 @@ class DiskStorage:
         return max(self.log.last_index, self._snapshot.index)
 
     def term(self, index: int) -> int:
+        if index == 0:
+            return 0  # the empty log's sentinel: index 0 has term 0, always
         if index == self._snapshot.index:
             return self._snapshot.term
         if self._prefix_term is not None and index == self._prefix_term[0]:
