@@ -19,6 +19,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_CLIENT_PORT = 7070
 
 
+DEBUG_FAULTS = frozenset({"ack-before-commit", "stale-reads"})
+
+
 class ConfigError(Exception):
     """The configuration is invalid; the message names the offending key."""
 
@@ -54,6 +57,10 @@ class NodeConfig:
     max_frame_bytes: int = 16 << 20
     snapshot_entries: int = 8192  # applied entries between broker snapshots
     retention_entries: int = 0  # log entries kept behind the snapshot; 0 keeps everything
+    # Deliberately broken behaviour, so that the harness can show it catches bugs: never set
+    # in production. "ack-before-commit": a leader acknowledges a publish with guessed offsets
+    # before a quorum has it; "stale-reads": reads skip the ReadIndex barrier.
+    debug_fault: str | None = None
     peers: tuple[PeerConfig, ...] = ()
     initial_voters: tuple[str, ...] = ()  # empty: every node of the cluster file votes
     tls: Mapping[str, Any] = field(default_factory=dict)
@@ -85,7 +92,10 @@ _INT_KEYS = (
     "retention_entries",
 )
 _KNOWN_KEYS = frozenset(
-    {"id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", "voters", *_INT_KEYS}
+    {
+        *("id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", "voters"),
+        *("debug_fault", *_INT_KEYS),
+    }
 )
 
 
@@ -129,6 +139,11 @@ def _from_mapping(raw: Mapping[str, Any], node_id: str | None) -> NodeConfig:
     if "client_port" in values:
         values.setdefault("peer_port", values["client_port"] + 1)
         values.setdefault("metrics_port", values["client_port"] + 2)
+    if "debug_fault" in raw:
+        fault = raw["debug_fault"]
+        if fault not in DEBUG_FAULTS:
+            raise ConfigError(f"debug_fault: {fault!r} is not one of {sorted(DEBUG_FAULTS)}")
+        values["debug_fault"] = fault
     for key in ("id", "host", "fsync"):
         if key in raw:
             values[key] = str(raw[key])

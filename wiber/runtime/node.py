@@ -133,6 +133,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._fsync_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsync")
         self._closed = False
+        self._guessed: dict[str, int] = {}  # debug_fault ack-before-commit only
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -215,12 +216,25 @@ class Node:
             self._persist_clock_bound()
         hlc = self.clock.now(now)
         batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request))
+        if self.config.debug_fault == "ack-before-commit":
+            return self._ack_before_commit(request, batch)
         effect, index = await self._propose(request, encode_command(batch))
         if not isinstance(effect, Published):
             raise self._rejection(effect)
         if acks == "all":
             await self._replicated_everywhere(index)
         return PublishResult(effect.offsets, effect.duplicate)
+
+    def _ack_before_commit(self, request: int, batch: PublishBatch) -> PublishResult:
+        """The deliberate bug: reply with guessed offsets as soon as the entry is proposed."""
+        try:
+            self.core.propose(encode_command(batch))
+        except ProposalDropped as e:
+            raise self._dropped(e) from None
+        self._wake.set()
+        start = max(self.broker.end_offset(batch.topic), self._guessed.get(batch.topic, 0))
+        self._guessed[batch.topic] = start + len(batch.messages)
+        return PublishResult(tuple(range(start, start + len(batch.messages))), False)
 
     async def commit_offset(
         self, group: str, topic: str, offset: int, expect: int | None = None
@@ -234,6 +248,8 @@ class Node:
     async def read_barrier(self) -> None:
         """Return once this node's applied state includes every write acknowledged before the
         call (ReadIndex: the leader confirms it still leads, then we wait to apply that far)."""
+        if self.config.debug_fault == "stale-reads":
+            return
         if self._leader is None:
             await self.wait_for_leader(timeout=self.election_timeout_s * 4)
         context = os.urandom(12)
@@ -484,6 +500,7 @@ class Node:
             log.info("%s is now %s (leader %s)", self.id, soft.role.value, soft.leader)
             if was_leader:
                 self._fail_pending("leadership lost before the request committed")
+                self._guessed.clear()
 
     def _persist_clock_bound(self) -> None:
         bound = self.clock.persist_bound(physical_ms())
