@@ -47,10 +47,13 @@ class Producer:
         *,
         idempotent: bool = True,
         max_inflight: int = 256,
-        max_batch: int = 1000,
+        max_batch: int | None = None,
         delivery_timeout: float = 60.0,
         acks: str = "quorum",
     ) -> None:
+        # A batch of the whole window would make the pipeline stop-and-wait: keep several
+        # batches in flight so one is being synced while the next is being sent.
+        max_batch = max_batch or max(1, min(1000, max_inflight // 4))
         if max_inflight < 1 or max_batch < 1:
             raise ValueError("max_inflight and max_batch must be at least 1")
         self.client = client
