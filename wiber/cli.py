@@ -37,6 +37,7 @@ def _add_cluster(sub: Any) -> None:
     up.add_argument("--voters", type=int, help="how many of the nodes vote (default: all)")
     up.add_argument("--base-port", type=int, default=7070, help="n1's client port; +10 per node")
     up.add_argument("--fsync", default="group")
+    up.add_argument("--trace", action="store_true", help="nodes write Raft event traces")
     for op in ("up", "down", "status", "start", "stop", "kill"):
         parser = up if op == "up" else ops.add_parser(op, help=_CLUSTER_HELP[op])
         parser.add_argument("--dir", type=Path, default=DEFAULT_CLUSTER_DIR, help="cluster folder")
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--port", type=int, help="client port (env WIBER_PORT, default 7070)")
     broker.add_argument("--data-dir", type=Path, help="data directory (env WIBER_DATA_DIR)")
     broker.add_argument("--fsync", help="always | group | interval:<ms> | never")
+    broker.add_argument(
+        "--trace", action="store_true", help="write Raft events to <data dir>/trace.jsonl"
+    )
 
     pub = sub.add_parser("pub", help="publish messages (arguments, or one per stdin line)")
     pub.add_argument("topic")
@@ -154,6 +158,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
             "client_port": args.port,
             "data_dir": args.data_dir,
             "fsync": args.fsync,
+            "trace": args.trace or None,
         }
         if args.port is not None:
             overrides.update(peer_port=args.port + 1, metrics_port=args.port + 2)
@@ -333,8 +338,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     try:
         if args.op == "up":
+            extra: dict[str, object] = {"trace": True} if args.trace else {}
             nodes = localcluster.up(
-                args.dir, args.nodes, args.base_port, fsync=args.fsync, voters=args.voters
+                args.dir,
+                args.nodes,
+                args.base_port,
+                fsync=args.fsync,
+                voters=args.voters,
+                extra=extra,
             )
             addresses = ",".join(n.address for n in nodes)
             print(f"cluster of {len(nodes)} nodes up in {args.dir.resolve()}")

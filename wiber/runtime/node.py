@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 from wiber.broker import (
     Appended,
@@ -133,6 +135,11 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._fsync_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsync")
         self._closed = False
+        self._trace: TextIO | None = None
+        if config.trace:
+            self.core.tracer.enabled = True
+            self._trace = (config.data_dir / "trace.jsonl").open("a", encoding="utf-8")
+            self._write_trace([{"event": "start", "node": self.id}])
         self._guessed: dict[str, int] = {}  # debug_fault ack-before-commit only
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -172,6 +179,8 @@ class Node:
         self._fsync_pool.shutdown(wait=True)
         self.disk.sync()
         self.disk.close()
+        if self._trace is not None:
+            self._trace.close()
 
     def step(self, message: Message) -> None:
         """A message from a peer (the transport calls this)."""
@@ -410,7 +419,18 @@ class Node:
                 self.core.advance(ready)
                 self._observe_soft_state(ready)
 
+    def _write_trace(self, events: list[dict[str, object]]) -> None:
+        if self._trace is None or not events:
+            return
+        hlc = self.clock.now(physical_ms())
+        for event in events:
+            event["hlc"] = hlc
+            self._trace.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._trace.flush()
+
     async def _execute(self, ready: Ready) -> None:
+        # The trace of the steps behind this Ready goes out before its messages do.
+        self._write_trace(self.core.events())
         for action in plan(ready):
             match action:
                 case InstallSnapshot(snapshot):
