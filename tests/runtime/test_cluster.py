@@ -197,3 +197,23 @@ def test_hostile_peer_frames_are_dropped_and_the_node_keeps_running(tmp_path: Pa
         assert isinstance(reply, m.StatusOk)
         log = (tmp_path / "c" / "n2.log").read_text()
         assert "malformed" in log or "closing peer stream" in log
+
+
+def test_traced_nodes_write_events_the_raft_checker_accepts(tmp_path: Path) -> None:
+    from harness.checkers.raft import check, read_traces
+
+    with running_cluster(tmp_path / "c", 3, trace=True) as cluster:
+
+        async def publish_around_a_failover() -> None:
+            async with Client(cluster.addresses) as client:
+                await Producer(client).publish("t", b"before")
+                cluster.kill(await cluster.leader())
+                await Producer(client).publish("t", b"after")
+
+        asyncio.run(publish_around_a_failover())
+    events = read_traces(tmp_path / "c" / "data")
+    assert {e["node"] for e in events} == {"n1", "n2", "n3"}
+    kinds = {e["event"] for e in events}
+    assert {"send", "receive", "become-leader"} <= kinds
+    assert all(isinstance(e["hlc"], int) for e in events)
+    assert check(events)["valid"] is True
