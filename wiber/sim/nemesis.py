@@ -123,9 +123,10 @@ class Nemesis:
         shape = self._rng.choice(sorted(SHAPES))
         grudge = SHAPES[shape](sorted(self._world.nodes), self._rng)
         self._world.network.grudge = grudge
-        targets = {n: sorted(g) for n, g in sorted(grudge.items()) if g}
-        self._world.record_nemesis("start", {"nemesis": "partition", "shape": shape,
-                                             "grudge": targets})  # fmt: skip
+        grudges = {n: sorted(g) for n, g in sorted(grudge.items()) if g}
+        value = {"nemesis": "partition", "shape": shape, "targets": sorted(grudges),
+                 "grudge": grudges}  # fmt: skip
+        self._world.record_nemesis("start", value)
         self._later(self._heal_partition)
 
     def _heal_partition(self) -> None:
@@ -159,8 +160,9 @@ class Nemesis:
 
     def _link(self, fault: str, amount: float) -> None:
         setattr(self._world.network.faults, fault, amount)
-        self._world.record_nemesis("start", {"nemesis": fault.removesuffix("_us"),
-                                             "amount": amount})  # fmt: skip
+        value = {"nemesis": fault.removesuffix("_us"), "targets": sorted(self._world.nodes),
+                 "amount": amount}  # fmt: skip
+        self._world.record_nemesis("start", value)
         self._later(lambda: self._stop_link(fault))
 
     def _stop_link(self, fault: str) -> None:
