@@ -7,6 +7,7 @@ peer must never crash a node).
 
 Frame: u32 big-endian body length | body (msgpack array). Bodies:
     hello:   [1, "hello", node_id]
+    clock:   [1, "clock", src, t1, t2, t3]  (NTP-style probe; t2, t3 null in the request)
     message: [1, type, src, dst, term, index, log_term, commit, reject, reject_hint,
               hint_term, context, entries, snapshot]
     entries: [[index, term, kind, data], ...]; snapshot: null or
@@ -16,6 +17,7 @@ Frame: u32 big-endian body length | body (msgpack array). Bodies:
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgpack
@@ -33,6 +35,24 @@ _KINDS: Final = {int(k): k for k in EntryKind}
 
 def encode_hello(node_id: str) -> bytes:
     body: bytes = msgpack.packb([VERSION, "hello", node_id], use_bin_type=True)
+    return LENGTH.pack(len(body)) + body
+
+
+@dataclass(frozen=True, slots=True)
+class ClockProbe:
+    """A clock-offset exchange between brokers, in wall-clock microseconds: the request carries
+    t1 (sent); the answer adds t2 (received) and t3 (answered); the requester notes t4."""
+
+    src: str
+    t1: int
+    t2: int | None = None
+    t3: int | None = None
+
+
+def encode_clock(probe: ClockProbe) -> bytes:
+    body: bytes = msgpack.packb(
+        [VERSION, "clock", probe.src, probe.t1, probe.t2, probe.t3], use_bin_type=True
+    )
     return LENGTH.pack(len(body)) + body
 
 
@@ -90,8 +110,8 @@ class PeerDecoder:
         return out
 
 
-def decode_body(body: bytes) -> str | Message:
-    """A hello's node id, or a Raft message."""
+def decode_body(body: bytes) -> str | Message | ClockProbe:
+    """A hello's node id, a clock probe, or a Raft message."""
     try:
         raw = msgpack.unpackb(body, raw=False, use_list=True, strict_map_key=True)
     except Exception as e:  # msgpack raises many types on garbage; all mean the same here
@@ -100,6 +120,16 @@ def decode_body(body: bytes) -> str | Message:
         raise CodecError("peer frame is not a [version, ...] array of a known version")
     if raw[1] == "hello" and len(raw) == 3:
         return _text(raw[2], "node id")
+    if raw[1] == "clock" and len(raw) == 6:
+        t2, t3 = raw[4], raw[5]
+        if (t2 is None) != (t3 is None):
+            raise CodecError("clock probe: t2 and t3 come together")
+        return ClockProbe(
+            _text(raw[2], "src"),
+            _uint(raw[3], "t1"),
+            None if t2 is None else _uint(t2, "t2"),
+            None if t3 is None else _uint(t3, "t3"),
+        )
     if len(raw) != 14:
         raise CodecError(f"peer message has {len(raw)} fields, expected 14")
     return _message(raw)

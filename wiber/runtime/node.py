@@ -187,6 +187,39 @@ class Node:
         self.core.step(message)
         self._wake.set()
 
+    def skew(self) -> tuple[int, int] | None:
+        """This node's estimated clock offset from the cluster and its error bound, in µs
+        (None for a single node: it is the cluster's only clock)."""
+        if self.transport is None:
+            return None
+        estimate = self.transport.offsets.cluster_offset(time.time_ns() // 1000)
+        return round(estimate.offset_us), round(estimate.error_us)
+
+    def peer_offsets(self) -> dict[str, tuple[float, float]]:
+        """Per peer: its clock minus ours and the error bound, in ms (for status and metrics)."""
+        if self.transport is None:
+            return {}
+        now = time.time_ns() // 1000
+        offsets = self.transport.offsets
+        return {
+            p: (e.offset_ms, e.error_ms)
+            for p in offsets.peers()
+            if (e := offsets.estimate(p, now)) is not None
+        }
+
+    def _warn_about_clocks(self) -> None:
+        if self.transport is None:
+            return
+        limit_us = self.config.max_clock_offset_ms * 1000
+        beyond = self.transport.offsets.peers_beyond(limit_us, time.time_ns() // 1000)
+        if beyond:
+            log.warning(
+                "%s: clock offset beyond %d ms from %s",
+                self.id,
+                self.config.max_clock_offset_ms,
+                ", ".join(beyond),
+            )
+
     def _unreachable(self, peer: str) -> None:
         self.core.report_unreachable(peer)
 
@@ -404,10 +437,14 @@ class Node:
 
     async def _tick(self) -> None:
         interval = self.config.tick_ms / 1000
+        ticks = 0
         while True:
             await asyncio.sleep(interval)
             self.core.tick()
             self._wake.set()
+            ticks += 1
+            if ticks % max(1, 10_000 // self.config.tick_ms) == 0:
+                self._warn_about_clocks()
 
     async def _drive(self) -> None:
         while True:

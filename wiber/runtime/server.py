@@ -313,6 +313,7 @@ class FramedSession:
 
     def status(self) -> m.StatusOk:
         st = self.node.core.status()
+        skew = self.node.skew()
         return m.StatusOk(
             id=self.node.id,
             role=st.role.value,
@@ -323,6 +324,7 @@ class FramedSession:
             last_index=st.last_index,
             voters=list(st.conf.voters),
             pid=os.getpid(),
+            clock_offset_ms=None if skew is None else skew[0] / 1000,
         )
 
     async def fetch(self, request: m.Fetch) -> m.Message:

@@ -12,12 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from wiber.clocks.offset import OffsetEstimator
 from wiber.codec import CodecError
-from wiber.codec.peer import PeerDecoder, decode_body, encode_hello, encode_message
+from wiber.codec.peer import (
+    ClockProbe,
+    PeerDecoder,
+    decode_body,
+    encode_clock,
+    encode_hello,
+    encode_message,
+)
 from wiber.core.types import Message
 
 log = logging.getLogger("wiber.transport")
@@ -52,14 +61,21 @@ class PeerTransport:
         peers: dict[str, tuple[str, int]],
         deliver: Callable[[Message], None],
         unreachable: Callable[[str], None] = lambda peer: None,
+        *,
+        clock_interval: float = 1.0,
+        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         self.node_id = node_id
         self.listen = listen
         self.deliver = deliver
         self.unreachable = unreachable
         self.stats = TransportStats()
+        self.offsets = OffsetEstimator()
+        self._clock_interval = clock_interval
+        self._wall_us = wall_us
         self._outboxes = {peer: _Outbox(address) for peer, address in peers.items()}
         self._server: asyncio.Server | None = None
+        self._prober: asyncio.Task[None] | None = None
         self._inbound: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
@@ -67,11 +83,29 @@ class PeerTransport:
         self._server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
         for peer, outbox in self._outboxes.items():
             outbox.task = asyncio.create_task(self._dial(peer, outbox), name=f"dial-{peer}")
+        self._prober = asyncio.create_task(self._probe_clocks(), name="clock-probes")
+
+    async def _probe_clocks(self) -> None:
+        """Clock-offset exchanges with every connected peer, at heartbeat-like cadence."""
+        while True:
+            await asyncio.sleep(self._clock_interval)
+            for outbox in self._outboxes.values():
+                if outbox.connected:
+                    self._queue(outbox, encode_clock(ClockProbe(self.node_id, self._wall_us())))
+
+    def _queue(self, outbox: _Outbox, frame: bytes) -> None:
+        if len(outbox.frames) >= MAX_QUEUED:
+            outbox.frames.popleft()
+            self.stats.dropped_queue_full += 1
+        outbox.frames.append(frame)
+        outbox.wake.set()
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
         dialers = [o.task for o in self._outboxes.values() if o.task]
+        if self._prober is not None:
+            dialers.append(self._prober)
         for task in dialers:
             task.cancel()
         # Inbound handlers end by themselves once their socket closes; cancelling them
@@ -94,11 +128,7 @@ class PeerTransport:
             if outbox is None:
                 self.stats.dropped_unknown_peer += 1
                 continue
-            if len(outbox.frames) >= MAX_QUEUED:
-                outbox.frames.popleft()
-                self.stats.dropped_queue_full += 1
-            outbox.frames.append(encode_message(msg))
-            outbox.wake.set()
+            self._queue(outbox, encode_message(msg))
 
     def is_connected(self, peer: str) -> bool:
         outbox = self._outboxes.get(peer)
@@ -162,6 +192,19 @@ class PeerTransport:
                 self._inbound.pop(task, None)
             writer.close()
 
+    def _clock(self, peer: str | None, probe: ClockProbe) -> None:
+        now = self._wall_us()
+        if peer is None or probe.src != peer:
+            self.stats.dropped_malformed += 1
+            return
+        if probe.t2 is None:  # a request: answer on our own connection to the peer
+            outbox = self._outboxes.get(peer)
+            if outbox is not None:
+                answer = ClockProbe(self.node_id, probe.t1, now, self._wall_us())
+                self._queue(outbox, encode_clock(answer))
+        elif probe.t3 is not None:
+            self.offsets.add(peer, probe.t1, probe.t2, probe.t3, now)
+
     def _receive(self, peer: str | None, body: bytes) -> str | None:
         try:
             decoded = decode_body(body)
@@ -171,6 +214,9 @@ class PeerTransport:
             return peer
         if isinstance(decoded, str):
             return decoded
+        if isinstance(decoded, ClockProbe):
+            self._clock(peer, decoded)
+            return peer
         if peer is None or decoded.src != peer or decoded.dst != self.node_id:
             self.stats.dropped_malformed += 1
             return peer
