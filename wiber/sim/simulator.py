@@ -8,8 +8,13 @@ of `wiber.sim.invariants` run over the whole cluster; the first violation ends t
 
 A run has two phases. During the fault phase the nemesis starts and stops faults. At its end
 everything heals (nodes restart and resume, the network becomes perfect), clients stop
-starting ops, and the quiet phase checks liveness: a leader within a bounded virtual time,
-and every entry a client got into some log decided (committed, overwritten, or in no log).
+starting ops soon after, and the quiet phase checks liveness: a leader within a bounded
+virtual time that commits an entry of its own term, and no client proposal left pending in
+its log. The run ends as soon as that holds (the settled cluster has nothing left to show),
+or fails with a `Liveness` violation at the bound.
+
+Per-seed knobs (`_swarm`) vary batch sizes, windows, client load, nemesis pace and the
+election options, so that a sweep covers many regimes; `SimOptions.tuning` overrides them.
 """
 
 from __future__ import annotations
@@ -65,8 +70,8 @@ class SimOptions:
     election_ticks: int = 10
     heartbeat_ticks: int = 2
     tuning: tuple[tuple[str, Any], ...] = ()  # overrides of the per-seed swarm knobs
-    spares: int | None = None  # nodes outside the configuration at first (default: 1 with
-    # membership faults, else 0)
+    # Nodes outside the configuration at first (default: one with membership faults, else none).
+    spares: int | None = None
 
 
 @dataclass
