@@ -112,7 +112,9 @@ def up(
     return nodes
 
 
-def start_node(directory: Path, node: LocalNode) -> subprocess.Popen[bytes]:
+def start_node(
+    directory: Path, node: LocalNode, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log = (directory / f"{node.id}.log").open("ab")
     process = subprocess.Popen(
         [
@@ -129,7 +131,7 @@ def start_node(directory: Path, node: LocalNode) -> subprocess.Popen[bytes]:
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("WIBER_")},
+        env={k: v for k, v in os.environ.items() if not k.startswith("WIBER_")} | (env or {}),
     )
     (directory / f"{node.id}.pid").write_text(str(process.pid))
     return process
