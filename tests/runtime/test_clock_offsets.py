@@ -35,7 +35,9 @@ def test_a_skewed_node_is_seen_with_its_offset(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             rows = asyncio.run(admin.cluster_status(cluster.addresses))
-            offsets = {r["id"]: r["clock_offset_ms"] for r in rows if r.get("clock_offset_ms")}
+            offsets = {
+                r["id"]: r["clock_offset_ms"] for r in rows if r.get("clock_offset_ms") is not None
+            }
             if len(offsets) == 3 and abs(offsets["n3"] - SKEW_S * 1000) < 200:
                 break
             time.sleep(0.5)
