@@ -77,3 +77,65 @@ async def transfer_leader(bootstrap: list[str], node: str, timeout: float = 10.0
                 return node
             await asyncio.sleep(0.1)
     raise ClientError("timeout", f"{node} did not become leader in {timeout}s", definite=False)
+
+
+async def topic_bounds(client: Client, topic: str) -> tuple[int, int]:
+    """(log start offset, end offset) of a topic, through a linearizable read."""
+    reply = await client.request(m.Fetch(topic, last_n=0), leader=False)
+    if not isinstance(reply, m.FetchOk):
+        raise ClientError("bad-reply", f"unexpected {reply!r}", definite=False)
+    return reply.log_start_offset, reply.next_offset
+
+
+async def describe_group(
+    bootstrap: list[str], group: str, topics: list[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    async with Client(bootstrap) as client:
+        for topic in topics:
+            reply = await client.request(m.FetchOffset(group, topic), leader=False)
+            committed = reply.offset if isinstance(reply, m.OffsetOk) else None
+            start, end = await topic_bounds(client, topic)
+            lag = end - (committed if committed is not None else start)
+            rows.append(
+                {
+                    "group": group,
+                    "topic": topic,
+                    "committed": committed,
+                    "log_start": start,
+                    "end": end,
+                    "lag": lag,
+                }
+            )
+    return rows
+
+
+async def reset_group(
+    bootstrap: list[str],
+    group: str,
+    topic: str,
+    *,
+    to: str,
+    offset: int | None = None,
+    time_ms: int | None = None,
+) -> int:
+    """Move a group's committed offset on `topic`; returns the new offset."""
+    async with Client(bootstrap) as client:
+        start, end = await topic_bounds(client, topic)
+        if to == "earliest":
+            target = start
+        elif to == "latest":
+            target = end
+        elif to == "offset" and offset is not None:
+            target = min(max(offset, start), end)
+        elif to == "time" and time_ms is not None:
+            reply = await client.request(
+                m.Fetch(topic, from_time_ms=time_ms, max_count=1), leader=False
+            )
+            if not isinstance(reply, m.FetchOk):
+                raise ClientError("bad-reply", f"unexpected {reply!r}", definite=False)
+            target = reply.messages[0].offset if reply.messages else reply.next_offset
+        else:
+            raise ClientError("bad-request", f"bad reset target {to!r}", definite=True)
+        await client.request(m.CommitOffset(group, topic, target), leader=True)
+    return target

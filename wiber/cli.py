@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,22 @@ def _add_cluster(sub: Any) -> None:
         parser.add_argument("--bootstrap", help="nodes to contact (default: WIBER_BOOTSTRAP)")
 
 
+def _add_groups(sub: Any) -> None:
+    groups = sub.add_parser("groups", help="consumer groups: describe and reset offsets")
+    ops = groups.add_subparsers(dest="op", required=True)
+    describe = ops.add_parser("describe", help="committed offset, end and lag per topic")
+    reset = ops.add_parser("reset", help="move the group's committed offset")
+    for parser in (describe, reset):
+        parser.add_argument("group")
+        parser.add_argument("--topic", action="append", required=True, help="repeatable")
+        _add_bootstrap(parser)
+    target = reset.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-earliest", action="store_true")
+    target.add_argument("--to-latest", action="store_true")
+    target.add_argument("--to-offset", type=int, metavar="K")
+    target.add_argument("--to-time", metavar="T", help="Unix seconds or ISO 8601")
+
+
 _CLUSTER_HELP = {
     "down": "stop the local cluster's processes",
     "status": "role, term, commit and applied index of every node",
@@ -98,14 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--from-time", metavar="T", help="Unix seconds or ISO 8601 time")
     subp.add_argument("--group", help="consumer group: resume from and commit its offset")
     subp.add_argument("--count", type=int, help="exit after this many messages")
+    subp.add_argument(
+        "--stale-ok", action="store_true", help="read history from the node's applied state"
+    )
     _add_bootstrap(subp)
 
     history = sub.add_parser("history", help="print the last N messages of a topic")
     history.add_argument("topic")
     history.add_argument("n", type=int)
+    history.add_argument(
+        "--stale-ok", action="store_true", help="answer from the node's applied state"
+    )
     _add_bootstrap(history)
 
     _add_cluster(sub)
+    _add_groups(sub)
 
     bench = sub.add_parser("bench", help="measure publish throughput and latency")
     bench.add_argument("--topic", default="bench")
@@ -134,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history": cmd_history,
         "bench": cmd_bench,
         "cluster": cmd_cluster,
+        "groups": cmd_groups,
     }[args.command]
     try:
         return command(args)
@@ -145,7 +170,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     from wiber.runtime.config import ConfigError, load_config
     from wiber.runtime.main import run_node
@@ -288,17 +312,26 @@ async def _history_pages(client: Client, args: argparse.Namespace) -> tuple[int 
     if request is None:
         return None, 0
     count = 0
-    limit = args.history
+    limits = [x for x in (args.history, args.count) if x is not None]
+    limit = min(limits) if limits else None
+    next_offset: int | None = None
     while True:
-        reply = await client.request(request, leader=False)
+        reply = await client.request(replace(request, stale_ok=args.stale_ok), leader=False)
         if not isinstance(reply, m.FetchOk):
             raise SystemExit(f"wiber sub: unexpected reply {reply!r}")
-        for msg in reply.messages[: None if limit is None else limit - count]:
+        for msg in reply.messages:
+            if limit is not None and count >= limit:
+                break
             _print_message("HISTORY", msg, args.json)
             count += 1
+            next_offset = msg.offset + 1
         if not reply.messages or (limit is not None and count >= limit):
-            last = reply.messages[-1].offset + 1 if reply.messages else reply.next_offset
-            return last, count
+            if next_offset is None:
+                next_offset = reply.next_offset
+            elif args.group is not None:
+                commit = m.CommitOffset(args.group, args.topic, next_offset)
+                await client.request(commit, leader=True)
+            return next_offset, count
         request = m.Fetch(args.topic, from_offset=reply.next_offset)
 
 
@@ -314,7 +347,7 @@ async def _history(args: argparse.Namespace) -> int:
         return 2
     async with Client(bootstrap_from_env(args.bootstrap)) as client:
         count = 0
-        request = m.Fetch(args.topic, last_n=args.n) if args.n else None
+        request = m.Fetch(args.topic, last_n=args.n, stale_ok=args.stale_ok) if args.n else None
         try:
             while request is not None and count < args.n:
                 reply = await client.request(request, leader=False)
@@ -323,7 +356,7 @@ async def _history(args: argparse.Namespace) -> int:
                 for msg in reply.messages[: args.n - count]:
                     _print_message("HISTORY", msg, args.json)
                     count += 1
-                request = m.Fetch(args.topic, from_offset=reply.next_offset)
+                request = m.Fetch(args.topic, from_offset=reply.next_offset, stale_ok=args.stale_ok)
         except ClientError as e:
             print(f"wiber history: {e}", file=sys.stderr)
             return 1
@@ -399,6 +432,39 @@ def _cluster_status(args: argparse.Namespace) -> int:
             f"{r.get('commit_index', ''):>8} {r.get('applied_index', ''):>8} {r.get('lag', ''):>5}"
         )
     return 0 if all(r["role"] != "unreachable" for r in rows) else 1
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    from wiber import admin
+    from wiber.client import ClientError, bootstrap_from_env
+
+    bootstrap = bootstrap_from_env(args.bootstrap)
+    try:
+        if args.op == "describe":
+            rows = asyncio.run(admin.describe_group(bootstrap, args.group, args.topic))
+            for row in rows:
+                if args.json:
+                    print(json.dumps(row))
+                else:
+                    print(
+                        f"{row['group']} {row['topic']}: committed {row['committed']}, "
+                        f"log start {row['log_start']}, end {row['end']}, lag {row['lag']}"
+                    )
+            return 0
+        to = "earliest" if args.to_earliest else "latest" if args.to_latest else None
+        to = to or ("offset" if args.to_offset is not None else "time")
+        time_ms = parse_time(args.to_time) if args.to_time else None
+        for topic in args.topic:
+            target = asyncio.run(
+                admin.reset_group(
+                    bootstrap, args.group, topic, to=to, offset=args.to_offset, time_ms=time_ms
+                )
+            )
+            print(f"{args.group} {topic}: committed offset now {target}")
+    except ClientError as e:
+        print(f"wiber groups {args.op}: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

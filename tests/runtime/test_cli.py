@@ -60,3 +60,19 @@ def test_pub_fails_loudly_without_a_broker(broker: Broker) -> None:
     done = wiber(broker, "pub", "chat", "lost", "--timeout", "1")
     assert done.returncode != 0
     assert "not acknowledged" in done.stderr
+
+
+def test_groups_resume_describe_and_reset(broker: Broker) -> None:
+    wiber(broker, "pub", "g", stdin="a\nb\nc\nd\n")
+    first = wiber(broker, "sub", "g", "--group", "team", "--from-offset", "0", "--count", "2")
+    assert [x.rsplit(" ", 1)[1] for x in first.stdout.splitlines()] == ["a", "b"]
+    described = wiber(broker, "groups", "describe", "team", "--topic", "g", "--json")
+    row = json.loads(described.stdout)
+    assert (row["committed"], row["end"], row["lag"]) == (2, 4, 2)
+    resumed = wiber(broker, "sub", "g", "--group", "team", "--count", "1")
+    assert resumed.stdout.rsplit(" ", 1)[1].strip() == "c"
+    wiber(broker, "groups", "reset", "team", "--topic", "g", "--to-earliest")
+    again = wiber(broker, "sub", "g", "--group", "team", "--count", "1")
+    assert again.stdout.rsplit(" ", 1)[1].strip() == "a"
+    latest = wiber(broker, "groups", "reset", "team", "--topic", "g", "--to-latest")
+    assert latest.stdout.strip() == "team g: committed offset now 4"
