@@ -1,0 +1,148 @@
+"""`VagrantProvider` against a stand-in for `vagrant`: what it runs and what it writes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import get_provider
+from harness.cluster.inventory import Inventory
+from harness.cluster.vagrant import Completed, VagrantError, VagrantProvider
+from tests.harness.vagrant.samples import (
+    LXC_SSH_CONFIG,
+    STATUS_NOT_CREATED,
+    STATUS_RUNNING,
+    VIRTUALBOX_SSH_CONFIG,
+)
+
+
+@dataclass
+class FakeVagrant:
+    """Answers `vagrant` commands from canned output and records every call."""
+
+    statuses: list[str]
+    ssh_config: str = VIRTUALBOX_SSH_CONFIG
+    fail: str | None = None  # first word of a command that should fail
+    calls: list[tuple[list[str], Path, dict[str, str]]] = field(default_factory=list)
+
+    async def __call__(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
+    ) -> Completed:
+        argv = list(argv)
+        self.calls.append((argv, cwd, dict(env)))
+        word = argv[1] if argv[0] == "vagrant" else Path(argv[0]).name
+        if word == self.fail:
+            return Completed(1, "", f"{word}: the hypervisor said no")
+        if word == "status":
+            return Completed(0, self.statuses.pop(0), "")
+        if word == "ssh-config":
+            return Completed(0, self.ssh_config, "")
+        return Completed(0, f"ran {' '.join(argv)}\n", "")
+
+    def commands(self) -> list[str]:
+        return [" ".join([Path(argv[0]).name, *argv[1:]]) for argv, _, _ in self.calls]
+
+
+def provider(tmp_path: Path, fake: FakeVagrant, **options: object) -> VagrantProvider:
+    return VagrantProvider(
+        vagrant_dir=tmp_path / "vagrant",
+        runner=fake,
+        install_wheels=False,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_up_brings_machines_up_and_writes_the_inventory(tmp_path: Path) -> None:
+    fake = FakeVagrant(statuses=[STATUS_NOT_CREATED, STATUS_RUNNING])
+    vagrant = provider(tmp_path, fake, vm_provider="libvirt")
+    inventory = asyncio.run(vagrant.up(3, tmp_path / "work"))
+
+    assert fake.commands() == [
+        "vagrant status --machine-readable",
+        "vagrant up --provider=libvirt",
+        "vagrant status --machine-readable",
+        "vagrant ssh-config n1 n2 n3",
+    ]
+    _, cwd, env = fake.calls[1]
+    key = tmp_path / "vagrant" / ".wiber" / "harness_key"
+    assert cwd == tmp_path / "vagrant"
+    assert env["WIBER_NODES"] == "3"
+    assert env["WIBER_SSH_KEY"] == str(key)
+    assert env["WIBER_SSH_PUBKEY"] == f"{key}.pub"
+    assert key.with_name("harness_key.pub").read_text().startswith("ssh-ed25519 ")
+    assert [n.host for n in inventory.nodes] == ["192.168.56.11", "192.168.56.12", "192.168.56.13"]
+    assert {n.key for n in inventory.nodes} == {str(key)}
+    assert inventory.extra["vm_provider"] == "libvirt"
+    assert inventory.extra["tools"] == {"netem": True, "clock_step": True}
+    assert Inventory.load(tmp_path / "work" / "inventory.yaml") == inventory
+    assert "ran vagrant up" in (tmp_path / "work" / "vagrant-up.log").read_text()
+
+
+def test_up_reuses_machines_that_already_run(tmp_path: Path) -> None:
+    fake = FakeVagrant(statuses=[STATUS_RUNNING])
+    inventory = asyncio.run(provider(tmp_path, fake).up(3, tmp_path / "work"))
+    assert "up" not in [c[0][1] for c in fake.calls]
+    assert inventory.names == ["n1", "n2", "n3"]
+
+
+def test_up_without_reuse_runs_vagrant_up_even_when_running(tmp_path: Path) -> None:
+    fake = FakeVagrant(statuses=[STATUS_RUNNING, STATUS_RUNNING])
+    asyncio.run(provider(tmp_path, fake, reuse=False).up(3, tmp_path / "work"))
+    assert "vagrant up" in fake.commands()
+
+
+def test_lxc_makes_the_host_bridge_first_and_records_shared_kernel_limits(
+    tmp_path: Path,
+) -> None:
+    fake = FakeVagrant(
+        statuses=[STATUS_NOT_CREATED, STATUS_RUNNING.replace("libvirt", "lxc")],
+        ssh_config=LXC_SSH_CONFIG,
+    )
+    vagrant = provider(tmp_path, fake, vm_provider="lxc", network="10.213.7", box="wiber/x")
+    inventory = asyncio.run(vagrant.up(2, tmp_path / "work"))
+    assert fake.commands()[1:3] == [
+        "lxc-bridge.sh up 10.213.7 wibervbr0",
+        "vagrant up --provider=lxc",
+    ]
+    assert fake.calls[2][2]["WIBER_LXC_BOX"] == "wiber/x"
+    assert [n.host for n in inventory.nodes] == ["10.213.7.11", "10.213.7.12"]
+    assert inventory.extra["tools"] == {"netem": False, "clock_step": False}
+
+    fake.calls.clear()
+    asyncio.run(vagrant.down(inventory))
+    assert fake.commands() == [
+        "vagrant destroy --force",
+        "lxc-bridge.sh down 10.213.7 wibervbr0",
+    ]
+    # destroy sees the machine count and paths the Vagrantfile saw at up.
+    assert fake.calls[0][2]["WIBER_NODES"] == "2"
+    assert fake.calls[0][2]["WIBER_NETWORK"] == "10.213.7"
+
+
+def test_status_reports_each_node_state(tmp_path: Path) -> None:
+    fake = FakeVagrant(statuses=[STATUS_RUNNING, STATUS_NOT_CREATED])
+    vagrant = provider(tmp_path, fake)
+    inventory = asyncio.run(vagrant.up(3, tmp_path / "work"))
+    rows = asyncio.run(vagrant.status(inventory))
+    assert [(r["name"], r["state"], r["address"]) for r in rows] == [
+        ("n1", "not_created", "192.168.56.11:7070"),
+        ("n2", "not_created", "192.168.56.12:7070"),
+        ("n3", "not_created", "192.168.56.13:7070"),
+    ]
+
+
+def test_a_failed_vagrant_up_raises_with_vagrants_message(tmp_path: Path) -> None:
+    fake = FakeVagrant(statuses=[STATUS_NOT_CREATED], fail="up")
+    with pytest.raises(VagrantError, match="the hypervisor said no"):
+        asyncio.run(provider(tmp_path, fake).up(3, tmp_path / "work"))
+    assert not (tmp_path / "work" / "inventory.yaml").exists()
+
+
+def test_get_provider_finds_the_vagrant_provider(tmp_path: Path) -> None:
+    found = get_provider("vagrant", vagrant_dir=tmp_path, install_wheels=False)
+    assert isinstance(found, VagrantProvider)
+    assert found.name == "vagrant"
