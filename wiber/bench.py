@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from wiber import localcluster
 from wiber.client import Client, ClientError, Producer, bootstrap_from_env
+from wiber.codec import messages as m
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class BenchConfig:
     count: int | None = None
     warmup: float = 1.0
     acks: str = "quorum"
+    kill_leader_after: float | None = None  # seconds into the measured period
+    cluster_dir: Path | None = None  # the local cluster whose leader is killed
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -48,6 +54,11 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
         sent = 0
         last_ack = start
         pending: set[asyncio.Future[int]] = set()
+        killed_at: list[float] = []
+        recovered_at: list[float] = []
+        if config.kill_leader_after is not None:
+            delay = measure_from - start + config.kill_leader_after
+            killer = asyncio.create_task(_kill_leader(client, config, delay, killed_at))
 
         def done(future: asyncio.Future[int], t0: float) -> None:
             nonlocal errors, last_ack
@@ -58,6 +69,8 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
             elif t0 >= measure_from:
                 latencies.append((now - t0) * 1000)
                 last_ack = now
+                if killed_at and not recovered_at and t0 >= killed_at[0]:
+                    recovered_at.append(now)
 
         while True:
             now = loop.time()
@@ -73,6 +86,8 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         await producer.close()
+        if config.kill_leader_after is not None:
+            await killer
     elapsed = max(last_ack - measure_from, 1e-9)
     latencies.sort()
     return {
@@ -87,7 +102,28 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
         "errors": errors,
         "size": config.size,
         "inflight": config.inflight,
+        "acks": config.acks,
+        "failover_s": recovered_at[0] - killed_at[0] if recovered_at and killed_at else None,
     }
+
+
+async def _kill_leader(
+    client: Client, config: BenchConfig, delay: float, killed_at: list[float]
+) -> None:
+    """SIGKILL the local cluster's leader after `delay` seconds and note when."""
+    await asyncio.sleep(delay)
+    if config.cluster_dir is None:
+        raise ValueError("--kill-leader-after needs the local cluster's --cluster-dir")
+    reply = await client.request(m.Metadata(), leader=False)
+    leader = reply.leader if isinstance(reply, m.MetadataOk) else None
+    if leader is None:
+        return
+    node = localcluster.find_node(config.cluster_dir, leader)
+    loop = asyncio.get_running_loop()
+    killed_at.append(loop.time())
+    await loop.run_in_executor(
+        None, localcluster.stop_node, config.cluster_dir.resolve(), node, signal.SIGKILL
+    )
 
 
 __all__ = ["BenchConfig", "ClientError", "run_bench"]

@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     amount.add_argument("--count", type=int, help="messages to publish")
     bench.add_argument("--warmup", type=float, default=1.0, help="seconds not counted")
     bench.add_argument("--acks", choices=["quorum", "all"], default="quorum")
+    bench.add_argument(
+        "--kill-leader-after",
+        type=float,
+        metavar="S",
+        help="SIGKILL the leader S seconds in and report the failover time (local clusters)",
+    )
+    bench.add_argument("--cluster-dir", type=Path, default=DEFAULT_CLUSTER_DIR)
     _add_bootstrap(bench)
     return parser
 
@@ -479,6 +486,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         count=args.count,
         warmup=args.warmup,
         acks=args.acks,
+        kill_leader_after=args.kill_leader_after,
+        cluster_dir=args.cluster_dir,
     )
     result = asyncio.run(run_bench(config))
     if args.json:
@@ -490,6 +499,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"p99.9 {result['p999_ms']:.2f} ms, max {result['max_ms']:.2f} ms; "
             f"{result['acked']} acked, {result['errors']} errors"
         )
+        if result["failover_s"] is not None:
+            print(
+                f"failover: publishes succeeded again {result['failover_s']:.2f} s after the kill"
+            )
     return 1 if result["errors"] else 0
 
 
