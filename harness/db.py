@@ -97,25 +97,39 @@ class WiberDB:
             await self._each(lambda n: self.remote.run(n, f"mkdir -p {_q(n.root_dir)}"))
             return
         wheelhouse = await asyncio.to_thread(build_wheelhouse)
-        await self._each(lambda n: self._install_node(n, wheelhouse))
+        if not self.shared_fs:
+            await self._each(lambda n: self._install_node(n, wheelhouse))
+            return
+        # Nodes sharing this filesystem share one venv per wheelhouse, kept between clusters:
+        # the first node builds it (same steps as a remote node), every node links to it.
+        shared = f"{wheelhouse.parent.parent}/venvs/{wheelhouse.name}"
+        await self._make_venv(self.inventory.nodes[0], shared, str(wheelhouse))
+        await self._each(
+            lambda n: self.remote.run(
+                n, f"mkdir -p {_q(n.root_dir)} && ln -sfn {_q(shared)} {_q(n.root_dir)}/venv"
+            )
+        )
 
     async def _install_node(self, node: NodeSpec, wheelhouse: Path) -> None:
-        stamp = f"{node.root_dir}/venv/.installed-{wheelhouse.name}"
-        if (await self.remote.run(node, f"test -e {_q(stamp)}", check=False)).ok:
-            return
-        if self.shared_fs:
-            remote_wheels = str(wheelhouse)
-        else:
-            remote_wheels = f"{node.root_dir}/wheelhouse/{wheelhouse.name}"
-            await self.remote.run(node, f"mkdir -p {_q(remote_wheels)}")
-            for wheel in sorted(await asyncio.to_thread(lambda: list(wheelhouse.glob("*.whl")))):
-                await self.remote.upload(node, wheel, f"{remote_wheels}/{wheel.name}")
-        venv = f"{node.root_dir}/venv"
+        remote_wheels = f"{node.root_dir}/wheelhouse/{wheelhouse.name}"
+        await self.remote.run(node, f"mkdir -p {_q(remote_wheels)}")
+        for wheel in sorted(await asyncio.to_thread(lambda: list(wheelhouse.glob("*.whl")))):
+            await self.remote.upload(node, wheel, f"{remote_wheels}/{wheel.name}")
+        await self._make_venv(node, f"{node.root_dir}/venv", remote_wheels)
+
+    async def _make_venv(self, node: NodeSpec, venv: str, wheels: str) -> None:
+        """Create `venv` and install Wiber offline from `wheels`, unless already done."""
+        stamp = f"{venv}/.installed"
+        script = (
+            f"test -e {_q(stamp)} || {{ rm -rf {_q(venv)} && "
+            f"{_q(self.python)} -m venv {_q(venv)} && "
+            f"{_q(venv)}/bin/pip install -q --no-index --find-links {_q(wheels)} wiber && "
+            f"touch {_q(stamp)}; }}"
+        )
+        lock = f"{venv}.lock"
         await self.remote.run(
             node,
-            f"rm -rf {_q(venv)} && {_q(self.python)} -m venv {_q(venv)} && "
-            f"{_q(venv)}/bin/pip install -q --no-index --find-links {_q(remote_wheels)} wiber "
-            f"&& touch {_q(stamp)}",
+            f"mkdir -p $(dirname {_q(venv)}) && flock {_q(lock)} sh -c {_q(script)}",
             timeout=300,
         )
 
