@@ -1,0 +1,221 @@
+------------------------------ MODULE TraceRaft ------------------------------
+(***************************************************************************)
+(* Trace validation: the behaviours of Raft.tla that match a node event    *)
+(* trace (DESIGN.md 4.6; research/tla.md 3.1 and appendix A).              *)
+(*                                                                         *)
+(* `Trace` comes from a generated module (spec/trace.py writes             *)
+(* TraceData.tla). `l` is the next trace line to explain. Each line is one *)
+(* core event: its node, the node's state when the event was recorded and, *)
+(* for "receive" and "send", every scalar field of the message. A line is  *)
+(* explained by a Raft.tla action (or by a check that the step it belongs *)
+(* to already did what the line says) and by the node's state matching.   *)
+(* Steps the core takes without an event (a proposal, a leader's commit)   *)
+(* are silent Raft.tla actions taken only when the next line needs them,   *)
+(* so that each trace line leaves a single state.                          *)
+(*                                                                         *)
+(* Delivered messages stay in `messages` (Raft.tla with Duplicate = TRUE): *)
+(* the core sends identical heartbeats and appends, which a set holds once.*)
+(*                                                                         *)
+(* Where the core does more than Raft.tla has actions for, the action here *)
+(* is marked IMPL and is the least general form that keeps the protocol's *)
+(* safety argument: a slice of the log rather than all of it from          *)
+(* nextIndex, periodic heartbeats, answers that only teach a stale sender  *)
+(* the current term, and a campaign given up.                              *)
+(*                                                                         *)
+(* Acceptance is the inverted invariant NotFullyMatched (violated means    *)
+(* the whole trace was explained); Raft.tla's safety invariants are checked*)
+(* on every reconstructed state at the same time.                          *)
+(***************************************************************************)
+EXTENDS Raft, TraceData
+
+VARIABLES
+    l,      \* the trace line to explain next
+    nv      \* values proposed so far: the next proposal carries nv + 1
+
+traceVars == <<vars, l, nv>>
+
+\* Values are strings: TLC cannot test a string for membership in an integer interval.
+TraceValue == {ValueSeq[k] : k \in 1..Len(ValueSeq)}
+
+Line == Trace[l]
+Node == Trace[l].node
+Seen == Trace[l].state
+
+StateOK(n, s, tm, rl, vt, lg, cm) ==
+    /\ tm[n] = s.term
+    /\ rl[n] = s.role
+    /\ vt[n] = s.vote
+    /\ Len(lg[n]) = s.last_index
+    /\ cm[n] = s.commit
+
+Before(n, s) == StateOK(n, s, term, role, vote, log, commit)
+After(n, s) == StateOK(n, s, term', role', vote', log', commit')
+
+\* Every scalar field the core logs; entries are logged as their count.
+MsgOK(m, t) ==
+    /\ m.type = t.type /\ m.src = t.src /\ m.dst = t.dst /\ m.term = t.term
+    /\ m.index = t.index /\ m.log_term = t.log_term /\ Len(m.entries) = t.entries
+    /\ m.commit = t.commit /\ m.reject = t.reject
+    /\ m.reject_hint = t.reject_hint /\ m.hint_term = t.hint_term
+    /\ "snapshot_index" \in DOMAIN t =>
+           m.snapshot.index = t.snapshot_index /\ m.snapshot.term = t.snapshot_term
+
+\* Message types the core has and Raft.tla does not model (the forwarded ReadIndex).
+Unmodelled == {"read-index", "read-index-resp"}
+
+Stutter == UNCHANGED vars
+
+-----------------------------------------------------------------------------
+(* IMPL: sends Raft.tla has no action for *)
+
+\* Any slice of the leader's log with its consistency-check pair and commit index: the
+\* core batches (max_append_bytes) and pipelines (progress.next runs ahead of acks).
+SendAppendSlice(i, t) ==
+    /\ role[i] = "leader"
+    /\ t.type = "append" /\ t.src = i /\ t.term = term[i] /\ t.commit = commit[i]
+    /\ t.index + t.entries <= LastIndex(i)
+    /\ t.log_term = LogTerm(i, t.index)
+    /\ messages' = messages \cup
+          {[Msg("append", i, t.dst, term[i]) EXCEPT
+              !.index = t.index, !.log_term = t.log_term, !.commit = t.commit,
+              !.entries = SubSeq(log[i], t.index + 1, t.index + t.entries)]}
+    /\ UNCHANGED <<serverVars, votes, leaderVars, client, restarts, readVars>>
+
+\* The periodic heartbeat: a commit index the follower is known to hold.
+SendHeartbeat(i, t) ==
+    /\ role[i] = "leader"
+    /\ t.type = "heartbeat" /\ t.src = i /\ t.term = term[i]
+    /\ t.commit <= commit[i] /\ t.commit <= matchIndex[i][t.dst]
+    /\ messages' = messages \cup {[Msg("heartbeat", i, t.dst, term[i]) EXCEPT
+                                     !.commit = t.commit]}
+    /\ UNCHANGED <<serverVars, votes, leaderVars, client, restarts, readVars>>
+
+\* A snapshot of a committed prefix (the core snapshots at its applied index).
+SendSnapshotAt(i, t) ==
+    /\ role[i] = "leader"
+    /\ t.type = "snapshot" /\ t.src = i /\ t.term = term[i]
+    /\ t.snapshot_index <= commit[i]
+    /\ t.snapshot_term = LogTerm(i, t.snapshot_index)
+    /\ messages' = messages \cup
+          {[Msg("snapshot", i, t.dst, term[i]) EXCEPT
+              !.snapshot = [index |-> t.snapshot_index, term |-> t.snapshot_term,
+                            data |-> SubSeq(log[i], 1, t.snapshot_index)]]}
+    /\ UNCHANGED <<serverVars, votes, leaderVars, client, restarts, readVars>>
+
+\* A stale leader's append or heartbeat, or a stale pre-vote, is answered with the
+\* receiver's term, which only makes the sender a follower of it.
+StaleAnswer(i, m) ==
+    /\ m.term < term[i]
+    /\ m.type \in {"append", "heartbeat", "pre-vote"}
+    /\ messages' = messages \cup
+          {IF m.type = "pre-vote"
+           THEN [Msg("pre-vote-resp", i, m.src, term[i]) EXCEPT !.reject = TRUE]
+           ELSE Msg("append-resp", i, m.src, term[i])}
+    /\ UNCHANGED <<serverVars, votes, leaderVars, client, restarts, readVars>>
+
+\* A (pre-)candidate that lost its election returns to following in the same term.
+GiveUp(i) ==
+    /\ role[i] \in {"pre-candidate", "candidate"}
+    /\ role' = [role EXCEPT ![i] = "follower"]
+    /\ UNCHANGED <<messages, term, vote, commit, log, snapshotIndex, votes, leaderVars,
+                   client, restarts, readVars>>
+
+-----------------------------------------------------------------------------
+(* One trace line *)
+
+\* A receive: the node's state before it, then Raft.tla's handling of that message (kept
+\* in the network). A message the core ignores is one the network lost.
+Handles(i, m) ==
+    IF m.term < term[i]
+    THEN IF Line.answered THEN StaleAnswer(i, m) ELSE Stutter
+    ELSE IF m.type \in {"vote", "pre-vote"} /\ ~Line.answered
+         THEN Stutter   \* the leader lease: a (pre-)vote ignored
+         ELSE IF ENABLED Handle(i, m, TRUE) THEN Handle(i, m, TRUE) ELSE Stutter
+
+Receive1 ==
+    /\ Before(Node, Seen)
+    /\ IF Line.msg.type \in Unmodelled
+       THEN Stutter
+       ELSE \E m \in messages : MsgOK(m, Line.msg) /\ Handles(Node, m)
+
+\* A send: the step that made it already put the message in the network, or this line is
+\* the step (a leader's append, heartbeat, snapshot or TimeoutNow).
+Sent(t) == \E m \in messages : MsgOK(m, t)
+
+Send1 ==
+    /\ IF Line.msg.type \in Unmodelled \/ Sent(Line.msg)
+       THEN Stutter
+       ELSE \/ SendAppendSlice(Node, Line.msg)
+            \/ SendHeartbeat(Node, Line.msg)
+            \/ SendSnapshotAt(Node, Line.msg)
+            \/ Line.msg.type = "timeout-now" /\ TransferLeadership(Node, Line.msg.dst)
+    /\ \/ Line.msg.type \in Unmodelled
+       \/ \E m \in messages' : MsgOK(m, Line.msg)
+    /\ After(Node, Seen)
+
+\* A role change is a step of its own, or the visible half of the receive before it: the
+\* core notes a term change before it handles the message, so only term and role are
+\* settled at that point (the next line of the node checks the rest).
+AlreadyThere == term[Node] = Seen.term /\ role[Node] = Seen.role /\ Stutter
+
+BecomeFollower1 ==
+    \/ AlreadyThere
+    \/ (StepDown(Node) \/ GiveUp(Node)) /\ After(Node, Seen)
+
+\* Only the election timer makes a pre-candidate, also of a pre-candidate.
+BecomePreCandidate1 == Timeout(Node) /\ After(Node, Seen)
+
+BecomeCandidate1 ==
+    \/ AlreadyThere
+    \/ (StartElection(Node) \/ Timeout(Node)) /\ After(Node, Seen)
+
+\* The core notes the new role before it appends the leader's NOOP entry.
+BecomeLeader1 ==
+    /\ BecomeLeader(Node)
+    /\ StateOK(Node, [Seen EXCEPT !.last_index = @ + 1], term', role', vote', log', commit')
+
+\* A restart line from a runtime carries no state: the next line of the node checks it.
+Restart1 == Restart(Node) /\ ("state" \in DOMAIN Line => After(Node, Seen))
+
+TraceStep ==
+    /\ l <= Len(Trace)
+    /\ CASE Line.event = "receive" -> Receive1
+         [] Line.event = "send" -> Send1
+         [] Line.event = "become-follower" -> BecomeFollower1
+         [] Line.event = "become-pre-candidate" -> BecomePreCandidate1
+         [] Line.event = "become-candidate" -> BecomeCandidate1
+         [] Line.event = "become-leader" -> BecomeLeader1
+         [] Line.event = "restart" -> Restart1
+         [] OTHER -> FALSE
+    /\ l' = l + 1
+    /\ UNCHANGED nv
+
+\* Silent steps: a leader's proposals and commits, taken only as far as the next line of
+\* that leader shows them.
+NeedsEntries == role[Node] = "leader" /\ Line.event # "restart" /\ LastIndex(Node) < Seen.last_index
+NeedsCommit == role[Node] = "leader" /\ Line.event # "restart" /\ commit[Node] < Seen.commit
+
+Silent ==
+    /\ l <= Len(Trace)
+    /\ \/ NeedsEntries /\ nv < Len(ValueSeq) /\ ClientRequest(Node, ValueSeq[nv + 1]) /\ nv' = nv + 1
+       \/ NeedsCommit /\ AdvanceCommitIndex(Node) /\ UNCHANGED nv
+    /\ UNCHANGED l
+
+\* Diagnostic for a rejected trace: the line no step explains and the node's spec state.
+Stuck ==
+    /\ l <= Len(Trace)
+    /\ ~ENABLED (TraceStep \/ Silent)
+    /\ PrintT(<<"STUCK", l, Node,
+                [term |-> term[Node], role |-> role[Node], vote |-> vote[Node],
+                 last_index |-> LastIndex(Node), commit |-> commit[Node]]>>)
+    /\ FALSE
+
+TraceInit == Init /\ l = 1 /\ nv = 0
+
+TraceNext == TraceStep \/ Silent \/ Stuck
+
+TraceSpec == TraceInit /\ [][TraceNext]_traceVars
+
+NotFullyMatched == l <= Len(Trace)
+
+=============================================================================

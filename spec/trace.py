@@ -1,0 +1,334 @@
+"""Trace validation: node event traces (DESIGN.md 4.6) checked against `spec/Raft.tla` by TLC.
+
+    python -m spec.trace TRACE.jsonl [TRACE.jsonl ...] [--json] [--keep DIR]
+
+The traces of several nodes are merged in HLC order (each node's own order kept); a list of
+events already in one order (a simulator run) is taken as it is. The events become a TLA+
+module `TraceData.tla` (`Trace == <<...>>`) that `spec/TraceRaft.tla` walks with TLC
+(research/tla.md 3.1 and 6.2). The verdict is one of:
+
+- accepted: Raft.tla has a behaviour that explains every line;
+- rejected: no behaviour explains line N (the line and the node's spec state are shown);
+- violated: the lines are explained, but the reconstructed state breaks a safety invariant;
+- error: TLC or the spec failed.
+
+Exit status: 0 accepted, 1 rejected or violated, 2 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from spec.tlc_runner import TlcOptions, ToolMissing, run_tlc
+
+SPEC_DIR = Path(__file__).resolve().parent
+ACCEPT_INVARIANT = "NotFullyMatched"
+CHUNK = 200  # trace records per TLA+ definition; TLC parses many small literals faster
+
+Event = dict[str, Any]
+Status = Literal["accepted", "rejected", "violated", "error"]
+
+# The answer the core sends to each request, when it answers.
+REPLIES = {
+    "vote": {"vote-resp"},
+    "pre-vote": {"pre-vote-resp"},
+    "append": {"append-resp"},
+    "heartbeat": {"heartbeat-resp", "append-resp"},
+    "snapshot": {"append-resp"},
+}
+NOTES = {"become-follower", "become-pre-candidate", "become-candidate", "become-leader"}
+MSG_FIELDS = (
+    "type",
+    "src",
+    "dst",
+    "term",
+    "index",
+    "log_term",
+    "entries",
+    "commit",
+    "reject",
+    "reject_hint",
+    "hint_term",
+    "snapshot_index",
+    "snapshot_term",
+)
+STATE_FIELDS = ("term", "role", "vote", "last_index", "commit")
+NO_VOTE = "none"  # Nil in TraceRaft.cfg
+
+
+class TraceError(Exception):
+    """The trace files cannot be read or are not node event traces."""
+
+
+# -- reading and merging ------------------------------------------------------------------------
+
+
+def read_ndjson(path: Path) -> list[Event]:
+    events: list[Event] = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TraceError(f"{path}:{number}: not JSON ({error})") from error
+            if not isinstance(event, dict) or "event" not in event or "node" not in event:
+                raise TraceError(f"{path}:{number}: not a node event")
+            events.append(event)
+    return events
+
+
+def _restarts(events: list[Event]) -> Iterator[Event]:
+    """A runtime writes `start` when a node boots: the first is Init, the others restarts."""
+    started = False
+    for event in events:
+        if event["event"] == "start":
+            if started:
+                yield {"event": "restart", "node": event["node"], "hlc": event.get("hlc", 0)}
+            started = True
+        else:
+            started = True
+            yield event
+
+
+def merge(streams: Sequence[list[Event]]) -> list[Event]:
+    """Merge per-node streams by HLC; ties keep each stream's order, then the node name."""
+    keyed = [
+        [(e.get("hlc", 0), str(e["node"]), n, i, e) for i, e in enumerate(_restarts(s))]
+        for n, s in enumerate(streams)
+    ]
+    return [item[-1] for item in heapq.merge(*keyed, key=lambda item: item[:4])]
+
+
+def load_traces(paths: Iterable[Path]) -> list[Event]:
+    streams = [read_ndjson(path) for path in paths]
+    if not streams:
+        raise TraceError("no trace files")
+    return merge(streams)
+
+
+# -- the TLA+ trace module -------------------------------------------------------------------------
+
+
+def tla(value: Any) -> str:
+    """A JSON-like value as a TLA+ value: records, tuples, strings, integers, booleans."""
+    if value is None:
+        return f'"{NO_VOTE}"'
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # TLA+ strings escape " and \ as JSON does
+    if isinstance(value, dict):
+        return "[" + ", ".join(f"{k} |-> {tla(v)}" for k, v in value.items()) + "]"
+    if isinstance(value, list | tuple):
+        return "<<" + ", ".join(tla(v) for v in value) + ">>"
+    raise TraceError(f"no TLA+ form for {value!r}")
+
+
+def _answered(events: list[Event], at: int) -> bool:
+    """Whether the receiving node's next message (after any role notes) answers this one."""
+    received = events[at]
+    wanted = REPLIES.get(received["msg"]["type"], set())
+    for later in events[at + 1 :]:
+        if later["node"] != received["node"] or later["event"] in NOTES:
+            continue
+        msg = later.get("msg", {})
+        return (
+            later["event"] == "send"
+            and msg.get("type") in wanted
+            and msg.get("dst") == received["msg"]["src"]
+        )
+    return False
+
+
+def trace_lines(events: list[Event]) -> list[Event]:
+    """The records TraceRaft.tla reads: only the fields it knows, `answered` on receives."""
+    lines: list[Event] = []
+    for at, event in enumerate(events):
+        line: Event = {"event": event["event"], "node": str(event["node"])}
+        if "state" in event:
+            line["state"] = {k: event["state"][k] for k in STATE_FIELDS}
+        if "msg" in event:
+            line["msg"] = {k: event["msg"][k] for k in MSG_FIELDS if k in event["msg"]}
+        if event["event"] == "receive":
+            line["answered"] = _answered(events, at)
+        lines.append(line)
+    return lines
+
+
+def proposals_bound(lines: list[Event]) -> int:
+    """How many values the leaders' logs grew by: the size of TraceRaft's Value set."""
+    last: dict[str, int] = {}
+    grown = 0
+    for line in lines:
+        state = line.get("state")
+        if state is None:
+            continue
+        previous = last.get(line["node"], state["last_index"])
+        if state["role"] == "leader":
+            grown += max(0, state["last_index"] - previous)
+        last[line["node"]] = state["last_index"]
+    return grown + 1
+
+
+def write_module(lines: list[Event], directory: Path, pre_vote: bool | None = None) -> Path:
+    servers = sorted({line["node"] for line in lines} | _peers(lines))
+    if pre_vote is None:
+        pre_vote = any(line["event"] == "become-pre-candidate" for line in lines)
+    chunks = [lines[i : i + CHUNK] for i in range(0, len(lines), CHUNK)] or [[]]
+    parts = ["---- MODULE TraceData ----", "EXTENDS Sequences", ""]
+    parts.append(f"TraceServer == {{{', '.join(json.dumps(s) for s in servers)}}}")
+    values = [f"v{k}" for k in range(1, proposals_bound(lines) + 1)]
+    parts.append(f"ValueSeq == {tla(values)}")
+    parts.append(f"TracePreVote == {tla(pre_vote)}")
+    for n, chunk in enumerate(chunks):
+        body = ",\n  ".join(tla(line) for line in chunk)
+        parts.append(f"T{n} == <<\n  {body}>>")
+    parts.append("Trace == " + " \\o ".join(f"T{n}" for n in range(len(chunks))))
+    parts.append("====")
+    path = directory / "TraceData.tla"
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return path
+
+
+def _peers(lines: list[Event]) -> set[str]:
+    return {str(line["msg"][k]) for line in lines if "msg" in line for k in ("src", "dst")}
+
+
+# -- running TLC and the verdict ---------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    status: Status
+    events: int
+    seconds: float = 0.0
+    line: int | None = None  # 1-based line of the trace that no behaviour explains
+    record: Event | None = None  # that line, as TraceRaft read it
+    spec_state: str = ""  # the node's state in the spec when it got stuck
+    invariant: str | None = None  # the safety invariant the implementation broke
+    states: int | None = None
+    detail: str = ""
+    output: str = field(default="", repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        return {"accepted": 0, "rejected": 1, "violated": 1, "error": 2}[self.status]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "valid": {"accepted": True, "error": "unknown"}.get(self.status, False),
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "line": self.line,
+            "record": self.record,
+            "spec_state": self.spec_state,
+            "invariant": self.invariant,
+            "distinct_states": self.states,
+            "detail": self.detail,
+        }
+
+    def summary(self) -> str:
+        head = f"trace validation: {self.status} ({self.events} events, {self.seconds:.1f} s)"
+        if self.status == "rejected":
+            return (
+                f"{head}\nrejected at line {self.line}: {json.dumps(self.record)}\n"
+                f"spec state of {self.record and self.record['node']}: {self.spec_state}"
+            )
+        if self.status == "violated":
+            return f"{head}\ninvariant {self.invariant} violated after line {self.line}"
+        if self.status == "error":
+            return f"{head}\n{self.detail}"
+        return head
+
+
+_STUCK = re.compile(r'^<<"STUCK", (\d+), "[^"]*", (.*)>>\s*$')
+_LINE_VAR = re.compile(r"^(\d+)$")
+
+
+def verdict_from(output: str, violated: str | None, tlc_status: int, lines: list[Event]) -> Verdict:
+    """Read TraceRaft's verdict from TLC's output (research/tla.md 6.2, item 4)."""
+    verdict = Verdict("error", len(lines), output=output)
+    if violated == ACCEPT_INVARIANT:
+        verdict.status = "accepted"
+    elif violated is not None:
+        verdict.status, verdict.invariant = "violated", violated
+    elif tlc_status == 0:
+        verdict.status = "rejected"
+        stuck = [m for m in map(_STUCK.match, output.splitlines()) if m]
+        if stuck:
+            furthest = max(stuck, key=lambda m: int(m.group(1)))
+            verdict.line, verdict.spec_state = int(furthest.group(1)), furthest.group(2)
+        else:
+            verdict.line = 1
+        verdict.record = lines[verdict.line - 1] if verdict.line <= len(lines) else None
+    else:
+        errors = [x for x in output.splitlines() if x.startswith("Error") or "rror:" in x]
+        verdict.detail = "\n".join(errors[-5:]) or f"TLC exit status {tlc_status}"
+    return verdict
+
+
+def validate_events(
+    events: list[Event],
+    *,
+    pre_vote: bool | None = None,
+    timeout: float | None = 600.0,
+    keep: Path | None = None,
+) -> Verdict:
+    """Validate events (in one global order) against Raft.tla; never raises on bad traces."""
+    lines = trace_lines(events)
+    with tempfile.TemporaryDirectory(prefix="tracevalid-") as scratch:
+        work = Path(scratch)
+        for name in ("Raft.tla", "TraceRaft.tla", "TraceRaft.cfg"):
+            shutil.copy(SPEC_DIR / name, work / name)
+        write_module(lines, work, pre_vote)
+        if keep is not None:
+            shutil.copytree(work, keep, dirs_exist_ok=True)
+        try:
+            result = run_tlc(TlcOptions(spec=work / "TraceRaft.tla", timeout=timeout))
+        except ToolMissing as missing:
+            return Verdict("error", len(lines), detail=str(missing))
+    verdict = verdict_from(result.output, result.violated, result.tlc_status, lines)
+    if verdict.status == "violated" and result.trace:
+        found = _LINE_VAR.match(result.trace[-1].variables.get("l", ""))
+        verdict.line = int(found.group(1)) - 1 if found else None
+    verdict.seconds, verdict.states = result.seconds, result.distinct_states
+    return verdict
+
+
+def validate_files(paths: Sequence[Path], **options: Any) -> Verdict:
+    try:
+        events = load_traces(paths)
+    except (OSError, TraceError, KeyError) as error:
+        return Verdict("error", 0, detail=str(error))
+    return validate_events(events, **options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spec.trace", description=__doc__)
+    parser.add_argument("traces", type=Path, nargs="+", help="node trace.jsonl files")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument("--keep", type=Path, help="keep the generated TLA+ files here")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds for TLC")
+    args = parser.parse_args(argv)
+    verdict = validate_files(args.traces, keep=args.keep, timeout=args.timeout)
+    print(json.dumps(verdict.to_json(), indent=2) if args.json else verdict.summary())
+    return verdict.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
