@@ -20,7 +20,7 @@ from harness.history import HistoryWriter, Op
 from wiber.core.errors import ProposalDropped
 from wiber.core.types import Entry, EntryKind, NodeId, ReadState
 from wiber.sim.events import EventQueue
-from wiber.sim.machine import encode_publish
+from wiber.sim.machine import BrokerMachine, encode_publish
 from wiber.sim.node import SimNode
 
 TOPICS = ("t1", "t2")
@@ -268,6 +268,31 @@ class Clients:
             done = {**pending.value, "msgs": [list(m) for m in msgs]}
             self._recorder.record(pending.slot.process, "ok", "poll", done, node=node.id)
             self._finish(pending.slot, retire=False)
+
+    def final_reads(self, nodes: list[SimNode]) -> None:
+        """Jepsen's final reads: once the cluster settled, read every topic of every node's
+        committed state from its log start, so that a checker can tell lost from unread.
+
+        A node installed from a snapshot no longer has the bodies below it (DESIGN.md 4.8), so
+        each node reads from its own log-start offset and the union covers the history."""
+        for node in nodes:
+            machine = node.machine
+            if machine is None:
+                continue
+            for topic in TOPICS:
+                self._final_read(node, machine, topic)
+
+    def _final_read(self, node: SimNode, machine: BrokerMachine, topic: str) -> None:
+        process = self._next_process
+        self._next_process += 1
+        value: dict[str, Any] = {"topic": topic, "from": machine.log_start(topic)}
+        self._recorder.record(process, "invoke", "poll", value, node=node.id)
+        msgs: list[list[int]] = []
+        page = machine.read(topic, value["from"])
+        while page:
+            msgs.extend(list(m) for m in page)
+            page = machine.read(topic, page[-1][0] + 1)
+        self._recorder.record(process, "ok", "poll", {**value, "msgs": msgs}, node=node.id)
 
     def crashed(self, node: SimNode) -> None:
         """The node lost its memory: its in-flight publishes are now of unknown outcome."""

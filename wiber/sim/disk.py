@@ -105,6 +105,10 @@ class SimDisk:
         self.unsynced: list[Write] = []
         self.syncs = 0
         self.writes = 0  # counts every change to `current`, so observers can skip the unchanged
+        # Bodies of entries compacted out of the Raft log: the segmented log keeps message
+        # bodies until retention lets them go (DESIGN.md 3), which the simulator never does.
+        # Compaction is synced at once, so no crash takes them back.
+        self.archive: dict[int, bytes] = {}
 
     # Writes, in the order plan(ready) issues them.
     def append(self, entries: tuple[Entry, ...]) -> None:
@@ -117,7 +121,22 @@ class SimDisk:
         self._write(_Install(snapshot))
 
     def compact(self, index: int, conf: ConfState, data: bytes) -> None:
+        for entry in self.entries(self.first_index(), index + 1):
+            self.archive[entry.index] = entry.data
         self._write(_Compact(Snapshot(index, self.term(index), conf, data)))
+
+    def body(self, index: int) -> bytes:
+        """An entry's data, from the log or, once compacted away, from the archive."""
+        if index < self.first_index():
+            return self.archive[index]
+        return self.entries(index, index + 1)[0].data
+
+    def bodies_from(self, index: int) -> int:
+        """The lowest index from which every body up to `index` is still on this disk."""
+        start = index + 1
+        while start > 1 and start - 1 in self.archive:
+            start -= 1
+        return start
 
     def _write(self, write: Write) -> None:
         _replay(self.current, write)

@@ -2,8 +2,8 @@
 
 `BrokerMachine` wraps `wiber.broker.BrokerState` with what the simulator needs: apply an entry
 (returning the offsets it assigned), read a topic from an offset, snapshot and restore. Message
-bodies come from the node's own simulated log, as they do from the segmented log in a runtime,
-so a node restored from a snapshot serves a topic from its log-start offset.
+bodies come from the node's own simulated disk, as they do from the segmented log in a runtime,
+so a node installed from a leader's snapshot serves a topic from its log-start offset.
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ class BrokerMachine:
         )
         return [(m.offset, int(m.payload)) for m in page.messages]
 
+    def log_start(self, topic: str) -> int:
+        return self.state.log_start_offset(topic)
+
     def snapshot(self) -> bytes:
         return self.state.snapshot()
 
     def restore(self, data: bytes, log_start: int) -> None:
         """Restore from snapshot bytes (empty: a fresh state); bodies below `log_start` are gone."""
         self.state = BrokerState.restore(data) if data else BrokerState()
-        self.state.truncate_before(log_start)
-
-    def compact(self, log_start: int) -> None:
         self.state.truncate_before(log_start)

@@ -197,7 +197,8 @@ class SimNode:
         return changed
 
     def _maybe_compact(self, core: Core) -> None:
-        """Snapshot the state machine at the applied index and drop the log up to it.
+        """Snapshot the state machine at the applied index and drop the Raft log up to it (the
+        message bodies stay readable from the disk's archive).
 
         Frequent compaction is deliberate: it sends lagging and restarted followers through
         InstallSnapshot, a path that a long log would hide.
@@ -212,7 +213,6 @@ class SimNode:
         self.hooks.compacting(self)
         self.disk.compact(index, core.conf_at(index), machine.snapshot())
         self.disk.sync()
-        machine.compact(index + 1)
         self.applied_view = LogView(index, self.disk.snapshot().term, [])
 
     def execute(self, ready: Ready) -> None:
@@ -241,12 +241,11 @@ class SimNode:
                 case ServeReads(read_states):
                     self.hooks.reads(self, read_states)
 
-    def _read_entry(self, index: int) -> bytes:
-        return self.disk.entries(index, index + 1)[0].data
-
     def _restore(self, index: int, term: int, data: bytes) -> None:
-        machine = BrokerMachine(self._read_entry)
-        machine.restore(data, index + 1)
+        """A state machine from a snapshot; it serves topics from the first body it still has
+        (a node installed from a leader's snapshot lacks the bodies below it)."""
+        machine = BrokerMachine(self.disk.body)
+        machine.restore(data, self.disk.bodies_from(index))
         self.machine = machine
         self.applied_index = index
         self.applied_view = LogView(index, term, [])

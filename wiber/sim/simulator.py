@@ -321,6 +321,7 @@ class Simulator:
         leader = self.leader()
         if self.clients.pending() == 0 and leader is not None and self._check_liveness() is None:
             self._settled = True
+            self.clients.final_reads([self.nodes[name] for name in sorted(self.nodes)])
         else:
             self.queue.after(SETTLED_PROBE_US, self._probe_settled)
 
