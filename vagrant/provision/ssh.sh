@@ -16,7 +16,7 @@ ssh-* | ecdsa-* | sk-*) ;;
 esac
 
 install -d -m 0700 /root/.ssh
-touch /root/.ssh/authorized_keys
+[ -f /root/.ssh/authorized_keys ] || : >/root/.ssh/authorized_keys
 chmod 0600 /root/.ssh/authorized_keys
 if grep -qxF "$key" /root/.ssh/authorized_keys; then
     echo "ssh: harness key already authorized"

@@ -48,7 +48,7 @@ if command -v tc >/dev/null; then
         netem=yes
     fi
 fi
-faketime_lib=$(find /usr/lib -name 'libfaketime.so.1' -print -quit 2>/dev/null || true)
+faketime_lib=$(find /usr/lib -maxdepth 3 -path '*/faketime/libfaketime.so.1' -print -quit 2>/dev/null || true)
 have() { if command -v "$1" >/dev/null; then echo yes; else echo no; fi; }
 
 tools=$(mktemp)

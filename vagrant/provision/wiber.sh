@@ -29,4 +29,6 @@ else
     echo "wiber: installed $("$venv/bin/wiber" --version 2>/dev/null || echo from "$wheelhouse")"
 fi
 install -d -m 0755 /usr/local/bin
-ln -sfn "$venv/bin/wiber" /usr/local/bin/wiber
+if [ "$(readlink /usr/local/bin/wiber || true)" != "$venv/bin/wiber" ]; then
+    ln -sfn "$venv/bin/wiber" /usr/local/bin/wiber
+fi
