@@ -4,6 +4,9 @@ and the history follows DESIGN.md 4.3."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -69,3 +72,19 @@ def _check_processes(ops: list[dict[str, Any]]) -> None:
                 assert isinstance(done["value"]["offset"], int)
             if done["type"] == "ok" and done["f"] == "poll":
                 assert all(len(pair) == 2 for pair in done["value"]["msgs"])
+
+
+def test_runs_do_not_depend_on_the_string_hash_seed(tmp_path: Path) -> None:
+    """Set iteration order changes with PYTHONHASHSEED; a seed's run must not."""
+    outputs = []
+    for hash_seed in ("1", "2"):
+        history = tmp_path / f"h{hash_seed}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "sim", "--seed", "12", "--nodes", "5",
+             "--time", "1", "--history", str(history)],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append((done.stdout, history.read_bytes()))
+    assert outputs[0] == outputs[1]
