@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from harness.cluster.inventory import Inventory, NodeSpec
-from harness.control import Remote, RemoteError
+from harness.control import Remote, RemoteError, shell
 from harness.control.wheels import build_wheelhouse
 from wiber.admin import cluster_status
 
@@ -252,7 +252,26 @@ class WiberDB:
         return False
 
     async def pause(self, name: str) -> bool:
-        return await self.remote.signal_daemon(self.node(name), DAEMON, "STOP")
+        """SIGSTOP the broker and wait until the kernel reports it stopped."""
+        node = self.node(name)
+        if not await self.remote.signal_daemon(node, DAEMON, "STOP"):
+            return False
+        deadline = time.monotonic() + STOP_GRACE
+        while time.monotonic() < deadline:
+            if await self.process_state(name) in ("T", None):
+                break
+            await asyncio.sleep(0.02)
+        return True
+
+    async def process_state(self, name: str) -> str | None:
+        """The broker's state letter from /proc (R, S, D, T, Z), or None when not running."""
+        node = self.node(name)
+        script = (
+            f'p=$({shell.daemon_pid_script(node, DAEMON)}) && [ -n "$p" ] && '
+            f"sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/$p/status"
+        )
+        result = await self.remote.run(node, script, check=False)
+        return result.stdout.strip() or None
 
     async def resume(self, name: str) -> bool:
         return await self.remote.signal_daemon(self.node(name), DAEMON, "CONT")

@@ -1,0 +1,116 @@
+"""Helpers for the harness infrastructure tests: event loops, contexts, waiting, probes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from harness.cluster.inventory import Inventory
+from harness.control import remote_for
+from harness.db import FAKETIME_LIB, WiberDB
+from harness.nemesis import NemesisContext
+
+T = TypeVar("T")
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def wrap() -> T:
+        return await coro
+
+    return asyncio.run(wrap())
+
+
+def netns_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root"
+    if shutil.which("ip") is None or not Path("/usr/sbin/sshd").exists():
+        return "needs iproute2 and openssh-server"
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        return "`ip netns` does not work here"
+    return None
+
+
+def require_netns() -> None:
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(f"netns: {reason}")
+
+
+HAVE_FAKETIME = Path(FAKETIME_LIB).exists()
+
+
+@asynccontextmanager
+async def context(
+    inventory: Inventory, seed: int = 7, **db_options: Any
+) -> AsyncIterator[NemesisContext]:
+    """A nemesis context on a fresh remote (one per event loop: SSH connections are per loop)."""
+    import random
+
+    remote = remote_for(inventory)
+    db = WiberDB(inventory, remote, **db_options)
+    try:
+        yield NemesisContext(inventory, remote, db, random.Random(seed))
+    finally:
+        await remote.close()
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def start_cluster(inventory: Inventory, **db_options: Any) -> None:
+    async with context(inventory, **db_options) as ctx:
+        await ctx.db.install()
+        await ctx.db.configure()
+        await ctx.db.start_all()
+
+        async def has_leader() -> bool:
+            return await ctx.db.leader() is not None
+
+        assert await wait_for(has_leader, 30), "no leader elected"
+
+
+async def can_connect(ctx: NemesisContext, source: str, target: str, timeout: float = 1.0) -> bool:
+    """Whether `source` opens a TCP connection to `target`'s peer port, run on `source` itself."""
+    node, other = ctx.inventory.node(source), ctx.inventory.node(target)
+    code = (
+        "import socket,sys\n"
+        "try: socket.create_connection((sys.argv[1], int(sys.argv[2])), float(sys.argv[3]))\n"
+        "except OSError: sys.exit(1)"
+    )
+    result = await ctx.remote.run(
+        node,
+        f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port} {timeout}",
+        check=False,
+        timeout=timeout + 10,
+    )
+    return result.exit_status == 0
+
+
+async def connect_seconds(ctx: NemesisContext, source: str, target: str) -> float:
+    """How long a TCP connect from `source` to `target`'s peer port takes, measured on source."""
+    node, other = ctx.inventory.node(source), ctx.inventory.node(target)
+    code = (
+        "import socket,sys,time\n"
+        "t=time.monotonic(); socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)\n"
+        "print(time.monotonic()-t)"
+    )
+    result = await ctx.remote.run(
+        node, f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port}", timeout=20
+    )
+    return float(result.stdout.strip())
