@@ -216,7 +216,7 @@ class VagrantProvider:
         states = await self._states(env)
         if not (self.reuse and all(states.get(n, ("", ""))[0] == "running" for n in addresses)):
             if self.vm_provider in SHARED_KERNEL:
-                await self._host_bridge("up", env)
+                await self._host_bridge("up", env, self.vagrant_dir)
             flags = [f"--provider={self.vm_provider}"] if self.vm_provider else []
             done = await self._vagrant(["up", *flags], env, self.up_timeout)
             log = workdir / "vagrant-up.log"
@@ -238,7 +238,7 @@ class VagrantProvider:
         env = {str(k): str(v) for k, v in inventory.extra.get("vagrant_env", {}).items()}
         await self._vagrant(["destroy", "--force"], env, 1800, cwd=_dir_of(inventory))
         if inventory.extra.get("vm_provider") in SHARED_KERNEL:
-            await self._host_bridge("down", env)
+            await self._host_bridge("down", env, _dir_of(inventory))
 
     async def status(self, inventory: Inventory) -> list[dict[str, Any]]:
         env = {str(k): str(v) for k, v in inventory.extra.get("vagrant_env", {}).items()}
@@ -260,6 +260,7 @@ class VagrantProvider:
             "WIBER_NETWORK": self.network,
             "WIBER_SSH_KEY": str(key),
             "WIBER_SSH_PUBKEY": f"{key}.pub",
+            "WIBER_LXC_BRIDGE": os.environ.get("WIBER_LXC_BRIDGE", DEFAULT_LXC_BRIDGE),
         }
         if self.box:
             box_key = "WIBER_LXC_BOX" if self.vm_provider in SHARED_KERNEL else "WIBER_BOX"
@@ -282,10 +283,12 @@ class VagrantProvider:
             raise VagrantError(f"{shlex.join(argv)} failed ({done.returncode}):\n{tail}")
         return done
 
-    async def _host_bridge(self, action: str, env: Mapping[str, str]) -> None:
-        bridge = os.environ.get("WIBER_LXC_BRIDGE", DEFAULT_LXC_BRIDGE)
-        script = str(self.vagrant_dir / "host" / "lxc-bridge.sh")
-        done = await self.runner([script, action, self.network, bridge], self.vagrant_dir, env, 60)
+    async def _host_bridge(self, action: str, env: Mapping[str, str], vagrant_dir: Path) -> None:
+        """The isolated bridge lxc containers join; `down` reads the network from the inventory."""
+        network = env.get("WIBER_NETWORK", self.network)
+        bridge = env.get("WIBER_LXC_BRIDGE", DEFAULT_LXC_BRIDGE)
+        script = str(vagrant_dir / "host" / "lxc-bridge.sh")
+        done = await self.runner([script, action, network, bridge], vagrant_dir, env, 60)
         if done.returncode != 0:
             raise VagrantError(f"{script} {action} failed:\n{done.stderr.strip()[-2000:]}")
 

@@ -113,7 +113,9 @@ def test_lxc_makes_the_host_bridge_first_and_records_shared_kernel_limits(
     assert inventory.extra["tools"] == {"netem": False, "clock_step": False}
 
     fake.calls.clear()
-    asyncio.run(vagrant.down(inventory))
+    # `harness cluster down` makes a fresh provider with no options: all it knows comes
+    # from the inventory.
+    asyncio.run(provider(tmp_path, fake).down(inventory))
     assert fake.commands() == [
         "vagrant destroy --force",
         "lxc-bridge.sh down 10.213.7 wibervbr0",
