@@ -171,6 +171,10 @@ class BrokerState:
     def committed_offset(self, group: str, topic: str) -> int | None:
         return self._committed.get((group, topic))
 
+    def committed_offsets(self) -> dict[tuple[str, str], int]:
+        """Every (group, topic) committed offset (a copy), for lag metrics."""
+        return dict(self._committed)
+
     def topics(self) -> list[str]:
         return sorted(self._topics)
 

@@ -63,6 +63,7 @@ from wiber.core.types import (
 from wiber.runtime.config import NodeConfig
 from wiber.runtime.disk import DiskStorage
 from wiber.runtime.entries import entry_timestamp
+from wiber.runtime.metrics import NodeMetrics
 from wiber.runtime.transport import PeerTransport
 from wiber.storage import MetaStore
 
@@ -135,6 +136,8 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._fsync_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsync")
         self._closed = False
+        self.metrics = NodeMetrics()
+        self.metrics.attach(self)
         self._trace: TextIO | None = None
         if config.trace:
             self.core.tracer.enabled = True
@@ -146,6 +149,8 @@ class Node:
 
     async def start(self) -> None:
         self._persist_clock_bound()
+        if self.config.metrics_port:
+            self.metrics.serve(self.config.host, self.config.metrics_port)
         if self.core.conf.voters == (self.id,):
             self.core.campaign()  # a group of one need not wait an election timeout
         self._tasks = [
@@ -476,7 +481,8 @@ class Node:
                     # The bodies of messages before the snapshot are not on this node.
                     self.broker.truncate_before(snapshot.index + 1)
                 case Append(entries):
-                    self.disk.append(entries, [entry_timestamp(e) for e in entries])
+                    with self.metrics.append_latency.time():
+                        self.disk.append(entries, [entry_timestamp(e) for e in entries])
                 case SaveHardState(hard_state):
                     self.disk.save_hard_state(hard_state)
                 case Sync():
@@ -495,7 +501,9 @@ class Node:
         policy = self.disk.fsync_policy
         if policy.fsyncs and not policy.syncs_each_append and policy.interval_ms is None:
             loop = asyncio.get_running_loop()
+            started = time.perf_counter()
             await loop.run_in_executor(self._fsync_pool, self.disk.sync)
+            self.metrics.fsync_latency.observe(time.perf_counter() - started)
 
     async def _interval_sync(self) -> None:
         interval = (self.disk.fsync_policy.interval_ms or 1000) / 1000
@@ -551,6 +559,7 @@ class Node:
         if soft.leader != self._leader:
             self._leader = soft.leader
             self._leader_changed.set()
+            self.metrics.leader_changes.inc()
         if soft.role is not self._role:
             was_leader = self._role is Role.LEADER
             self._role = soft.role

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from wiber.broker import BrokerMessage, NewMessage, ReadError
@@ -191,6 +192,11 @@ class LineSession:
         self.writer.write(ln.fetch_done(topic, count, next_offset))
 
 
+def count_out(node: Node, topic: str, messages: list[BrokerMessage]) -> None:
+    node.metrics.messages_out.labels(topic).inc(len(messages))
+    node.metrics.bytes_out.labels(topic).inc(sum(len(x.payload) for x in messages))
+
+
 def stored(msg: BrokerMessage, node: str) -> m.StoredMessage:
     return m.StoredMessage(
         topic=msg.topic,
@@ -246,12 +252,23 @@ class FramedSession:
         self.writer.write(encode(frame, max_frame_bytes=self.node.config.max_frame_bytes))
 
     async def answer(self, frame: Frame) -> None:
+        started = time.perf_counter()
         try:
             reply = await self.handle(frame.message)
         except RequestError as e:
             reply = m.Error(e.code, e.message, definite=e.definite, leader_hint=e.leader)
         except (ReadError, CodecError, ValueError) as e:
             reply = m.Error("bad-request", str(e), definite=True)
+        metrics = self.node.metrics
+        if isinstance(reply, m.Error):
+            metrics.rejected.labels(reply.code).inc()
+        elif isinstance(frame.message, m.Publish):
+            request = frame.message
+            metrics.publish_latency.labels(request.acks).observe(time.perf_counter() - started)
+            metrics.messages_in.labels(request.topic).inc(len(request.messages))
+            metrics.bytes_in.labels(request.topic).inc(
+                sum(len(x.payload) for x in request.messages)
+            )
         self.send(Frame(frame.request_id, reply))
         await self.writer.drain()
 
@@ -338,6 +355,7 @@ class FramedSession:
             max_count=request.max_count,
             max_bytes=request.max_bytes,
         )
+        count_out(self.node, request.topic, result.messages)
         return m.FetchOk(
             [stored(x, self.node.id) for x in result.messages],
             result.next_offset,
@@ -365,6 +383,7 @@ class FramedSession:
 
     async def _push(self, sid: int, iterator: AsyncIterator[list[BrokerMessage]]) -> None:
         async for page in iterator:
+            count_out(self.node, page[0].topic, page)
             self.send(Frame(0, m.Delivery(sid, [stored(x, self.node.id) for x in page])))
             await self.writer.drain()
 
