@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument(
         "--trace", action="store_true", help="write Raft events to <data dir>/trace.jsonl"
     )
+    broker.add_argument("--log-format", choices=["text", "json"], default="text")
+    broker.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info"
+    )
 
     pub = sub.add_parser("pub", help="publish messages (arguments, or one per stdin line)")
     pub.add_argument("topic")
@@ -179,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_broker(args: argparse.Namespace) -> int:
 
     from wiber.runtime.config import ConfigError, load_config
+    from wiber.runtime.logs import use_json_logs
     from wiber.runtime.main import run_node
     from wiber.storage import FsyncPolicy, StorageError
 
@@ -198,8 +203,11 @@ def cmd_broker(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as e:
         print(f"wiber broker: {e}", file=sys.stderr)
         return 2
+    level = getattr(logging, args.log_level.upper())
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else level)
+    formatter = use_json_logs(level) if args.log_format == "json" else None
     try:
-        asyncio.run(run_node(config))
+        asyncio.run(run_node(config, formatter=formatter))
     except StorageError as e:
         print(f"wiber broker: storage: {e}", file=sys.stderr)
         return 1
