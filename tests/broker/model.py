@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wiber.broker import DEDUP_WINDOW, EXPECT_UNSET, Code, PublishBatch
+from wiber.broker import DEDUP_WINDOW, EXPECT_UNSET, Code, Dep, PublishBatch
 
 INT64_MAX = (1 << 63) - 1
 
@@ -23,6 +23,8 @@ class ModelMessage:
     create_time_ms: int | None
     hlc: int
     log_index: int
+    deps: tuple[Dep, ...] = ()
+    skew_us: tuple[int, int] | None = None
 
 
 # What the model expects of an applied command: a tuple naming the outcome.
@@ -39,6 +41,9 @@ class Model:
     retention_floor: int = 0  # no message from an entry below this log index is readable
 
     def publish(self, log_index: int, cmd: PublishBatch) -> Outcome:
+        bad_deps = any(o < 0 for m in cmd.messages for _, o in m.deps)
+        if bad_deps or any(len(m.deps) > 64 for m in cmd.messages):
+            return ("rejected", Code.INVALID_COMMAND, True)
         msgs = self.topics.get(cmd.topic, [])
         pid, seq = cmd.messages[0].producer_id, cmd.messages[0].seq
         if pid is not None and seq is not None:
@@ -58,6 +63,8 @@ class Model:
                     m.create_time_ms,
                     first_hlc + i,
                     log_index,
+                    m.deps,
+                    cmd.skew_us,
                 )
             )
         self.topics[cmd.topic] = msgs

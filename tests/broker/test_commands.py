@@ -24,11 +24,16 @@ from wiber.broker.commands import Command
 i64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
 text = st.text(max_size=20)
 origins = st.none() | st.builds(Origin, text, i64)
+# Any text and any int64: decoding checks shapes only; value rules are the apply's business.
+deps = st.lists(st.tuples(text, i64), max_size=3).map(tuple)
 new_messages = st.builds(
-    NewMessage, st.binary(max_size=50), st.none() | text, st.none() | i64, st.none() | i64
+    NewMessage, st.binary(max_size=50), st.none() | text, st.none() | i64, st.none() | i64, deps
 )
+skews = st.none() | st.tuples(i64, i64)
 commands: st.SearchStrategy[Command] = st.one_of(
-    st.builds(PublishBatch, text, st.lists(new_messages, max_size=5).map(tuple), i64, origins),
+    st.builds(
+        PublishBatch, text, st.lists(new_messages, max_size=5).map(tuple), i64, origins, skews
+    ),
     st.builds(CommitOffset, text, text, i64, st.none() | i64, origins),
     st.builds(CreateTopic, text, origins),
 )
@@ -61,7 +66,7 @@ NOT_COMMANDS = [
     {"kind": 1},
     [],
     [1],
-    [2, 3, "t", None],  # a future version
+    [3, 3, "t", None],  # a future version
     [True, 3, "t", None],  # a bool where the version belongs
     [1, 9, "t", None],  # an unknown kind
     [1, 3, "t"],  # too few fields
@@ -74,6 +79,15 @@ NOT_COMMANDS = [
     [1, 1, "t", 0, None, [["text", None, None, None]]],  # text payload
     [1, 1, "t", 0, None, [[b"x", None, None]]],  # a short message
     [1, 1, "t", 0, None, [[b"x", 7, None, None]]],  # a numeric producer id
+    [1, 1, "t", 0, None, [[b"x", None, None, None, []]]],  # deps in a version-1 message
+    [2, 1, "t", 0, None, [[b"x", None, None, None]]],  # a version-2 message without deps
+    [2, 1, "t", 0, None, [[b"x", None, None, None, None]]],  # nil deps
+    [2, 1, "t", 0, None, [[b"x", None, None, None, [["t"]]]], None],  # a short dep
+    [2, 1, "t", 0, None, [[b"x", None, None, None, [["t", "1"]]]], None],  # a text dep offset
+    [2, 1, "t", 0, None, [[b"x", None, None, None, [[b"t", 1]]]], None],  # a bytes dep topic
+    [2, 1, "t", 0, None, [[b"x", None, None, None, []]]],  # no skew field
+    [2, 1, "t", 0, None, [[b"x", None, None, None, []]], [1]],  # a short skew
+    [2, 1, "t", 0, None, [[b"x", None, None, None, []]], [1, 2.5]],  # a float skew bound
 ]
 
 
@@ -93,3 +107,19 @@ def test_invalid_utf8_is_refused() -> None:
 def test_unencodable_values_raise_command_error() -> None:
     with pytest.raises(CommandError):
         encode_command(CommitOffset("g", "t", 1 << 70))
+
+
+def test_version_1_publishes_still_decode_without_deps_or_skew() -> None:
+    # A log written before causal deps existed must stay readable after an upgrade.
+    raw = [1, 1, "t", 7, ["n1", 3], [[b"x", "p", 0, 1000], [b"y", "p", 1, None]]]
+    assert decode_command(msgpack.packb(raw, use_bin_type=True)) == PublishBatch(
+        "t", (NewMessage(b"x", "p", 0, 1000), NewMessage(b"y", "p", 1, None)), 7, Origin("n1", 3)
+    )
+
+
+def test_deps_and_skew_survive_encoding() -> None:
+    cmd = PublishBatch("b", (NewMessage(b"x", deps=(("a", 4), ("c", 0))),), 9, None, (-250, 40))
+    decoded = decode_command(encode_command(cmd))
+    assert isinstance(decoded, PublishBatch)
+    assert decoded.messages[0].deps == (("a", 4), ("c", 0))
+    assert decoded.skew_us == (-250, 40)

@@ -39,6 +39,12 @@ GROUPS = ["g1", "g2"]
 # A few milliseconds with a few logical ticks each, so that stamps collide and go backwards.
 hlcs = st.builds(lambda ms, logical: ms << 16 | logical, st.integers(0, 6), st.integers(0, 3))
 payloads = st.binary(max_size=12)
+# Causal deps are stored as given; a negative offset (rarely drawn) refuses the whole batch.
+deps = st.lists(
+    st.tuples(st.sampled_from(TOPICS), st.sampled_from([*range(10), -1])),
+    max_size=2,
+).map(tuple)
+skews = st.none() | st.tuples(st.integers(-5000, 5000), st.integers(0, 900))
 
 
 def outcome_of(effects: list[Effect], origin: Origin) -> Outcome:
@@ -65,17 +71,25 @@ class BrokerMachine(RuleBasedStateMachine):
         self.requests += 1
         return Origin("n1", self.requests)
 
-    @rule(data=st.data(), topic=st.sampled_from([TOPICS[0], *TOPICS]), hlc=hlcs)
-    def publish(self, data: st.DataObject, topic: str, hlc: int) -> None:
+    @rule(data=st.data(), topic=st.sampled_from([TOPICS[0], *TOPICS]), hlc=hlcs, skew=skews)
+    def publish(
+        self, data: st.DataObject, topic: str, hlc: int, skew: tuple[int, int] | None
+    ) -> None:
         # mostly one producer on one topic, so that its dedup window fills up and slides
         producer = data.draw(st.sampled_from([None, "p1", "p1", "p1", "p2"]), label="producer")
         bodies = data.draw(st.lists(payloads, min_size=1, max_size=4), label="payloads")
         seq = None if producer is None else self.draw_seq(data, producer, topic, len(bodies))
         messages = tuple(
-            NewMessage(b, producer, None if seq is None else seq + i, data.draw(st.none() | hlcs))
+            NewMessage(
+                b,
+                producer,
+                None if seq is None else seq + i,
+                data.draw(st.none() | hlcs),
+                data.draw(deps, label="deps"),
+            )
             for i, b in enumerate(bodies)
         )
-        self.check_publish(topic, messages, hlc)
+        self.check_publish(topic, messages, hlc, skew)
 
     @rule(topic=st.sampled_from(TOPICS), batches=st.integers(1, 8), hlc=hlcs)
     def publish_run(self, topic: str, batches: int, hlc: int) -> None:
@@ -84,10 +98,16 @@ class BrokerMachine(RuleBasedStateMachine):
             seq = sum(n for _, n in self.model.history.get(("p1", topic), []))
             self.check_publish(topic, (NewMessage(b"run", "p1", seq),), hlc)
 
-    def check_publish(self, topic: str, messages: tuple[NewMessage, ...], hlc: int) -> None:
+    def check_publish(
+        self,
+        topic: str,
+        messages: tuple[NewMessage, ...],
+        hlc: int,
+        skew: tuple[int, int] | None = None,
+    ) -> None:
         origin = self.origin()
         new_topic = topic not in self.model.topics
-        cmd = PublishBatch(topic, messages, hlc, origin)
+        cmd = PublishBatch(topic, messages, hlc, origin, skew)
         effects = self.node.apply(cmd)
         expected = self.model.publish(self.node.state.applied_index, cmd)
         event(f"publish: {expected[0]} {expected[1] if expected[0] == 'rejected' else expected[2]}")
@@ -192,7 +212,11 @@ class BrokerMachine(RuleBasedStateMachine):
             if len(page.messages) > 1:
                 assert sum(len(m.payload) for m in page.messages) <= max_bytes
             got.extend(
-                ModelMessage(m.offset, m.payload, m.producer_id, m.seq, m.create_time_ms, m.hlc, 0)
+                ModelMessage(
+                    *(m.offset, m.payload, m.producer_id, m.seq, m.create_time_ms, m.hlc, 0),
+                    m.deps,
+                    None if m.skew_offset_us is None else (m.skew_offset_us, m.skew_error_us or 0),
+                )
                 for m in page.messages
             )
             if not page.messages:

@@ -1,7 +1,9 @@
 """Hypothesis strategies for every value the codecs carry: names, line commands, frames.
 
 `MESSAGE_STRATEGIES` has one entry per framed-protocol message class; a test checks that it
-covers `framed.MESSAGE_CLASSES`, so a new frame type cannot go untested.
+covers `framed.MESSAGE_CLASSES`, so a new frame type cannot go untested, and that every
+optional field of every message and record is drawn with a non-default value, so a new field
+cannot either.
 """
 
 from __future__ import annotations
@@ -36,12 +38,24 @@ def _one_start(required: bool) -> st.SearchStrategy[dict[str, int]]:
     return st.tuples(choice, counts).map(lambda pair: {pair[0]: pair[1]} if pair[0] else {})
 
 
+deps = st.one_of(
+    st.just(()),
+    st.lists(st.tuples(topics, counts), max_size=3).map(tuple),
+    # the limit itself, cheaply
+    st.builds(lambda n: tuple((f"t{i}", i) for i in range(n)), st.sampled_from([1, m.MAX_DEPS])),
+)
+skews = st.one_of(
+    st.just((None, None)),
+    st.tuples(st.integers(m.MIN_INT, m.MAX_INT), counts),
+    st.tuples(st.integers(-(10**7), 10**7), st.integers(0, 10**6)),
+)
 publish_messages = st.one_of(
     st.builds(m.PublishMessage, st.binary(max_size=64)),
-    st.builds(m.PublishMessage, st.binary(max_size=64), ids, counts, _optional(counts)),
+    st.builds(m.PublishMessage, st.binary(max_size=64), ids, counts, _optional(counts), deps),
+    st.builds(m.PublishMessage, st.binary(max_size=64), deps=deps),
 )
 stored_messages = st.builds(
-    m.StoredMessage,
+    lambda *fields, skew: m.StoredMessage(*fields, *skew),
     topics,
     counts,
     counts,
@@ -50,6 +64,8 @@ stored_messages = st.builds(
     _optional(counts),
     st.binary(max_size=64),
     _optional(ids),
+    deps,
+    skew=skews,
 )
 members = st.builds(m.Member, ids, ids)
 fetches = st.builds(

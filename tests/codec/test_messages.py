@@ -38,11 +38,41 @@ from wiber.codec import messages as m
         (lambda: m.OffsetOk(2**63), "offset must be in 0.."),
         (lambda: m.Error("timeout", "x", definite=1), "definite must be a boolean"),  # type: ignore[arg-type]
         (lambda: m.StoredMessage("t", 0, -5, None, None, None, b""), "hlc must be in 0.."),
+        (lambda: m.PublishMessage(b"", deps=[("t", 1)]), "deps must be a tuple of (topic, offset)"),  # type: ignore[arg-type]
+        (
+            lambda: m.PublishMessage(b"", deps=(["t", 1],)),  # type: ignore[arg-type]
+            "deps must be a tuple of (topic, offset)",
+        ),
+        (lambda: m.PublishMessage(b"", deps=(("t",),)), "a dep is a (topic, offset) pair"),  # type: ignore[arg-type]
+        (lambda: m.PublishMessage(b"", deps=(("t", -1),)), "dep offset of 't' must be an integer"),
+        (
+            lambda: m.PublishMessage(b"", deps=(("t", True),)),
+            "dep offset of 't' must be an integer",
+        ),
+        (lambda: m.PublishMessage(b"", deps=(("", 1),)), "dep topic: topic name is empty"),
+        (lambda: m.PublishMessage(b"", deps=((7, 1),)), "dep topic"),  # type: ignore[arg-type]
+        (lambda: m.PublishMessage(b"", deps=(("t", 0),) * 65), "at most 64 deps, not 65"),
+        (lambda: _stored(deps=(("a/b", 0),)), "dep topic: topic name 'a/b' contains '/'"),
+        (lambda: _stored(skew_offset_us=5), "skew_offset_us and skew_error_us come together"),
+        (lambda: _stored(skew_error_us=5), "skew_offset_us and skew_error_us come together"),
+        (lambda: _stored(skew_offset_us=-(2**63) - 1, skew_error_us=0), "skew_offset_us must be"),
+        (lambda: _stored(skew_offset_us=0, skew_error_us=-1), "skew_error_us must be in 0.."),
     ],
 )
 def test_invalid_messages_cannot_be_built(build: object, reason: str) -> None:
     with pytest.raises(CodecError, match=re.escape(reason)):
         build()  # type: ignore[operator]
+
+
+def _stored(**fields: object) -> m.StoredMessage:
+    return m.StoredMessage("t", 0, 0, None, None, None, b"", **fields)  # type: ignore[arg-type]
+
+
+def test_causal_fields_at_their_limits_are_accepted() -> None:
+    deps = tuple((f"t{i}", i) for i in range(m.MAX_DEPS))
+    assert m.PublishMessage(b"", deps=deps).deps == deps
+    low = _stored(deps=(("t", m.MAX_INT),), skew_offset_us=m.MIN_INT, skew_error_us=m.MAX_INT)
+    assert (low.skew_offset_us, low.skew_error_us) == (m.MIN_INT, m.MAX_INT)
 
 
 def test_valid_starting_points() -> None:

@@ -1,12 +1,18 @@
 """The broker's commands: what the `data` of a normal Raft entry holds.
 
-Encoding (msgpack, version 1): every command is an array whose first two items are the format
+Encoding (msgpack, version 2): every command is an array whose first two items are the format
 version and a kind tag, then the fields in declaration order.
 
-    PublishBatch  [1, 1, topic, hlc, origin, [[payload, producer_id, seq, create_time_ms], ...]]
-    CommitOffset  [1, 2, group, topic, offset, expect, origin]
-    CreateTopic   [1, 3, topic, origin]
+    PublishBatch  [2, 1, topic, hlc, origin, [message, ...], skew]
+    message       [payload, producer_id, seq, create_time_ms, [[dep_topic, dep_offset], ...]]
+    skew          [offset_us, error_us] | nil
+    CommitOffset  [2, 2, group, topic, offset, expect, origin]
+    CreateTopic   [2, 3, topic, origin]
     origin        [node, request] | nil
+
+Version 1 (before causal deps and skew metadata) is still decoded, so logs written by older
+builds stay readable: its PublishBatch lacks `skew` and its messages lack deps
+(`[payload, producer_id, seq, create_time_ms]`); the other commands are the same.
 
 `decode_command` checks shapes and types only and raises `CommandError` (never anything else)
 on garbage. Value rules (topic names, sequence numbers, offset ranges) are checked when the
@@ -20,7 +26,8 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 _PUBLISH = 1
 _COMMIT = 2
@@ -43,13 +50,22 @@ class Origin:
     request: int
 
 
+Dep = tuple[str, int]  # (topic, offset) of a message this one causally depends on
+
+
 class NewMessage(NamedTuple):
-    """One message of a batch (a named tuple: batches hold thousands and tuples build fast)."""
+    """One message of a batch (a named tuple: batches hold thousands and tuples build fast).
+
+    `deps` are the producer's causal dependencies, stored with the message and returned by
+    reads; the broker checks their form (see `wiber.broker.names.deps_error`), not that the
+    messages they name exist.
+    """
 
     payload: bytes
     producer_id: str | None = None
     seq: int | None = None
     create_time_ms: int | None = None
+    deps: tuple[Dep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +75,17 @@ class PublishBatch:
     `hlc` is stamped by the leader when it proposes; see `BrokerState` for how each message's
     own timestamp is derived from it. With a `producer_id`, every message carries the same id
     and consecutive sequence numbers (`seq`, `seq + 1`, ...).
+
+    `skew_us` is the proposing leader's clock metadata when it stamped `hlc`: its estimated
+    offset from the cluster and that estimate's error bound, in microseconds (None: unknown).
+    Reads return it with every message of the batch, so a timestamp can be judged later.
     """
 
     topic: str
     messages: tuple[NewMessage, ...]
     hlc: int
     origin: Origin | None = None
+    skew_us: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +114,10 @@ Command = PublishBatch | CommitOffset | CreateTopic
 
 def encode_command(cmd: Command) -> bytes:
     if isinstance(cmd, PublishBatch):
-        msgs = [[m.payload, m.producer_id, m.seq, m.create_time_ms] for m in cmd.messages]
-        body: list[Any] = [_PUBLISH, cmd.topic, cmd.hlc, _origin_out(cmd.origin), msgs]
+        # msgpack packs the deps' tuples as arrays: no conversion needed.
+        msgs = [[m.payload, m.producer_id, m.seq, m.create_time_ms, m.deps] for m in cmd.messages]
+        skew = None if cmd.skew_us is None else list(cmd.skew_us)
+        body: list[Any] = [_PUBLISH, cmd.topic, cmd.hlc, _origin_out(cmd.origin), msgs, skew]
     elif isinstance(cmd, CommitOffset):
         body = [_COMMIT, cmd.group, cmd.topic, cmd.offset, cmd.expect, _origin_out(cmd.origin)]
     else:
@@ -109,7 +132,8 @@ def encode_command(cmd: Command) -> bytes:
 @dataclass(frozen=True, slots=True)
 class RawBatch:
     """A decoded `PublishBatch` whose messages are still checked msgpack rows
-    `[payload, producer_id, seq, create_time_ms]`.
+    `[payload, producer_id, seq, create_time_ms, deps]` (deps a list of [topic, offset] lists;
+    version-1 rows get an empty one).
 
     Applying and reading run for every message on every node; working on the rows saves
     building a `NewMessage` per message that would be thrown away at once.
@@ -119,13 +143,17 @@ class RawBatch:
     hlc: int
     origin: Origin | None
     rows: list[list[Any]]
+    skew_us: tuple[int, int] | None = None
 
 
 def decode_command(data: bytes) -> Command:
     cmd = decode_entry(data)
     if isinstance(cmd, RawBatch):
-        messages = tuple(map(NewMessage._make, cmd.rows))
-        return PublishBatch(cmd.topic, messages, cmd.hlc, cmd.origin)
+        messages = tuple(
+            NewMessage(payload, producer_id, seq, create_time_ms, deps_of(deps))
+            for payload, producer_id, seq, create_time_ms, deps in cmd.rows
+        )
+        return PublishBatch(cmd.topic, messages, cmd.hlc, cmd.origin, cmd.skew_us)
     return cmd
 
 
@@ -138,9 +166,11 @@ def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic:
     if not isinstance(raw, list) or len(raw) < 2:
         raise CommandError("a command is an array [version, kind, ...]")
     version, kind, *fields = raw
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version not in _READABLE_VERSIONS or isinstance(version, bool):
         raise CommandError(f"unsupported command format version {version!r}")
-    if kind == _PUBLISH and len(fields) == 4:
+    if kind == _PUBLISH and version == 1 and len(fields) == 4:
+        return _decode_publish_v1(fields)
+    if kind == _PUBLISH and version == 2 and len(fields) == 5:
         return _decode_publish(fields)
     if kind == _COMMIT and len(fields) == 5:
         group, topic, offset, expect, origin = fields
@@ -157,11 +187,36 @@ def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic:
 
 
 def _decode_publish(fields: list[Any]) -> RawBatch:
-    topic, hlc, origin, rows = fields
+    topic, hlc, origin, rows, skew = fields
     if not isinstance(rows, list):
         raise CommandError("publish messages must be an array")
     for row in rows:
         # `type(x) is int` also refuses bools, which msgpack keeps distinct from integers.
+        if not (
+            type(row) is list
+            and len(row) == 5
+            and type(row[0]) is bytes
+            and (row[1] is None or type(row[1]) is str)
+            and (row[2] is None or type(row[2]) is int)
+            and (row[3] is None or type(row[3]) is int)
+            and type(row[4]) is list
+            and (not row[4] or all(map(_is_dep_shape, row[4])))
+        ):
+            shape = "[payload: bin, producer_id, seq, create_time_ms, deps]"
+            raise CommandError(f"a message is {shape}: {row!r:.80}")
+    batch = RawBatch(_str(topic, "topic"), _int(hlc, "hlc"), _origin_in(origin), rows)
+    if skew is None:
+        return batch
+    if not (type(skew) is list and len(skew) == 2 and all(type(v) is int for v in skew)):
+        raise CommandError(f"skew must be [offset_us, error_us] or nil: {skew!r:.80}")
+    return RawBatch(batch.topic, batch.hlc, batch.origin, rows, (skew[0], skew[1]))
+
+
+def _decode_publish_v1(fields: list[Any]) -> RawBatch:
+    topic, hlc, origin, rows = fields
+    if not isinstance(rows, list):
+        raise CommandError("publish messages must be an array")
+    for row in rows:
         if not (
             type(row) is list
             and len(row) == 4
@@ -173,7 +228,17 @@ def _decode_publish(fields: list[Any]) -> RawBatch:
             raise CommandError(
                 f"a message is [payload: bin, producer_id, seq, create_time_ms]: {row!r:.80}"
             )
+        row.append([])
     return RawBatch(_str(topic, "topic"), _int(hlc, "hlc"), _origin_in(origin), rows)
+
+
+def _is_dep_shape(dep: Any) -> bool:
+    return type(dep) is list and len(dep) == 2 and type(dep[0]) is str and type(dep[1]) is int
+
+
+def deps_of(raw: list[list[Any]]) -> tuple[Dep, ...]:
+    """A decoded row's deps (checked lists) as the tuples messages carry."""
+    return tuple((topic, offset) for topic, offset in raw) if raw else ()
 
 
 def _origin_out(origin: Origin | None) -> list[Any] | None:

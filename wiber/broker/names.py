@@ -3,11 +3,13 @@
 Both protocols and the broker must agree on what a topic or group name is (a name the codec
 accepts and the broker refuses would fail late and confusingly), so the rule lives in one
 place, `wiber.codec.names`: 1..249 characters of `[A-Za-z0-9._-]`, never "." or "..".
+The rule for causal dependencies lives in `wiber.codec.messages.deps_error` for the same reason.
 """
 
 from __future__ import annotations
 
 from wiber.codec.errors import CodecError
+from wiber.codec.messages import deps_error
 from wiber.codec.names import is_topic, validate_group, validate_topic
 
 
@@ -31,3 +33,6 @@ def group_error(group: str) -> str | None:
     except CodecError as exc:
         return str(exc)
     return None
+
+
+__all__ = ["deps_error", "group_error", "topic_error"]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from wiber.broker.commands import CommandError, RawBatch, decode_entry
+from wiber.broker.commands import CommandError, Dep, RawBatch, decode_entry, deps_of
 from wiber.broker.index import TopicIndex
 from wiber.invariant import InvariantViolation
 
@@ -24,7 +24,11 @@ def message_id(topic: str, offset: int) -> str:
 
 
 class BrokerMessage(NamedTuple):
-    """A stored message as reads return it (a named tuple: pages hold many of them)."""
+    """A stored message as reads return it (a named tuple: pages hold many of them).
+
+    `skew_offset_us` / `skew_error_us` are the stamping leader's clock metadata for the batch
+    (see `PublishBatch.skew_us`), None when it had none.
+    """
 
     topic: str
     offset: int
@@ -33,6 +37,9 @@ class BrokerMessage(NamedTuple):
     seq: int | None
     create_time_ms: int | None
     payload: bytes
+    deps: tuple[Dep, ...] = ()
+    skew_offset_us: int | None = None
+    skew_error_us: int | None = None
 
     @property
     def id(self) -> str:
@@ -91,13 +98,23 @@ def read_page(
     while offset < index.end_offset and len(messages) < max_count:
         row = index.row(index.row_of(offset))
         batch = _batch_at(entry_reader, row.log_index, topic, row.count)
+        skew_offset, skew_error = batch.skew_us or (None, None)
         for slot in range(offset - row.first_offset, row.count):
-            payload, producer_id, seq, create_time_ms = batch.rows[slot]
+            payload, producer_id, seq, create_time_ms, deps = batch.rows[slot]
             if messages and (len(messages) >= max_count or size + len(payload) > max_bytes):
                 return ReadResult(messages, offset, index.start_offset)
             messages.append(
                 BrokerMessage(
-                    topic, offset, row.first_hlc + slot, producer_id, seq, create_time_ms, payload
+                    topic,
+                    offset,
+                    row.first_hlc + slot,
+                    producer_id,
+                    seq,
+                    create_time_ms,
+                    payload,
+                    deps_of(deps),
+                    skew_offset,
+                    skew_error,
                 )
             )
             size += len(payload)

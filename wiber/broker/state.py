@@ -38,13 +38,14 @@ from wiber.broker.effects import (
     TopicCreated,
 )
 from wiber.broker.index import TopicIndex
-from wiber.broker.names import group_error, topic_error
+from wiber.broker.names import deps_error, group_error, topic_error
 from wiber.broker.producers import ProducerWindow
 from wiber.broker.reads import EntryReader, ReadResult, read_page, start_offset
 from wiber.broker.topics import TopicState
 from wiber.invariant import invariant
 
 INT64_MAX = (1 << 63) - 1
+INT64_MIN = -(1 << 63)
 
 
 class BrokerState:
@@ -225,6 +226,13 @@ def _publish_error(cmd: RawBatch) -> tuple[str, str] | None:
         return Code.INVALID_COMMAND, "a publish batch holds at least one message"
     if not 0 <= cmd.hlc <= INT64_MAX:
         return Code.INVALID_COMMAND, f"HLC {cmd.hlc} out of range"
+    if cmd.skew_us is not None:
+        offset_us, error_us = cmd.skew_us
+        if not (INT64_MIN <= offset_us <= INT64_MAX and 0 <= error_us <= INT64_MAX):
+            return Code.INVALID_COMMAND, f"skew {cmd.skew_us} out of range"
+    for row in rows:
+        if row[4] and (error := deps_error(row[4])) is not None:
+            return Code.INVALID_COMMAND, error
     producer_id, seq = rows[0][1], rows[0][2]
     if producer_id is None and any(row[1] is not None or row[2] is not None for row in rows):
         return Code.INVALID_COMMAND, "a message without a producer_id has no seq"

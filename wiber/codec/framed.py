@@ -147,38 +147,71 @@ class FrameError:
 Convert = Callable[[Any], Any]
 
 
-def _items(raw: object, width: int, what: str) -> list[list[Any]]:
+def _items(raw: object, widths: tuple[int, ...], what: str) -> list[list[Any]]:
     if type(raw) is not list:
         raise CodecError(f"{what} must be a list, not {type(raw).__name__}")
     if len(raw) > m.MAX_BATCH_MESSAGES:
         raise CodecError(f"{what} holds {len(raw)} items, more than {m.MAX_BATCH_MESSAGES}")
     for item in raw:
-        if type(item) is not list or len(item) != width:
-            raise CodecError(f"each of {what} must be an array of {width} fields")
+        if type(item) is not list or len(item) not in widths:
+            shape = " or ".join(map(str, widths))
+            raise CodecError(f"each of {what} must be an array of {shape} fields")
     return raw
 
 
+# Records grew fields for causal order; the short forms are what older peers send and what is
+# sent when the new fields are empty, so old and new builds keep understanding each other.
+_PUBLISH_WIDTHS: Final = (4, 5)  # payload, producer_id, seq, create_time_ms[, deps]
+_STORED_WIDTHS: Final = (8, 11)  # ..., node[, deps, skew_offset_us, skew_error_us]
+
+
+def _deps_in(raw: object) -> tuple[m.Dep, ...]:
+    if type(raw) is not list or not all(type(d) is list and len(d) == 2 for d in raw):
+        raise CodecError("deps must be an array of [topic, offset] arrays")
+    return tuple((d[0], d[1]) for d in raw)
+
+
 def _decode_publish_messages(raw: object) -> list[m.PublishMessage]:
-    return [m.PublishMessage(*item) for item in _items(raw, 4, "messages")]
+    out = []
+    for item in _items(raw, _PUBLISH_WIDTHS, "messages"):
+        if len(item) == 5:
+            item[4] = _deps_in(item[4])
+        out.append(m.PublishMessage(*item))
+    return out
 
 
 def _encode_publish_messages(messages: list[m.PublishMessage]) -> list[list[Any]]:
-    return [[x.payload, x.producer_id, x.seq, x.create_time_ms] for x in messages]
+    return [
+        [x.payload, x.producer_id, x.seq, x.create_time_ms, x.deps]
+        if x.deps
+        else [x.payload, x.producer_id, x.seq, x.create_time_ms]
+        for x in messages
+    ]
 
 
 def _decode_stored_messages(raw: object) -> list[m.StoredMessage]:
-    return [m.StoredMessage(*item) for item in _items(raw, 8, "messages")]
+    out = []
+    for item in _items(raw, _STORED_WIDTHS, "messages"):
+        if len(item) == 11:
+            item[8] = _deps_in(item[8])
+        out.append(m.StoredMessage(*item))
+    return out
 
 
 def _encode_stored_messages(messages: list[m.StoredMessage]) -> list[list[Any]]:
     return [
         [x.topic, x.offset, x.hlc, x.producer_id, x.seq, x.create_time_ms, x.payload, x.node]
+        if not x.deps and x.skew_offset_us is None
+        else [
+            *(x.topic, x.offset, x.hlc, x.producer_id, x.seq, x.create_time_ms, x.payload),
+            *(x.node, x.deps, x.skew_offset_us, x.skew_error_us),
+        ]
         for x in messages
     ]
 
 
 def _decode_members(raw: object) -> list[m.Member]:
-    return [m.Member(*item) for item in _items(raw, 2, "members")]
+    return [m.Member(*item) for item in _items(raw, (2,), "members")]
 
 
 def _encode_members(members: list[m.Member]) -> list[list[Any]]:

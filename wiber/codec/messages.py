@@ -6,14 +6,19 @@ the wire. A message that exists is valid: topics and groups obey `wiber.codec.na
 otherwise, so the decoder and a careless caller meet the same checks in the same place.
 
 Numbers are non-negative integers below 2**63 (int64 on the wire); an HLC is one such integer,
-physical milliseconds << 16 | logical counter (DESIGN.md 4.8).
+physical milliseconds << 16 | logical counter (DESIGN.md 4.8). The exception is a clock offset
+(`skew_offset_us`), which is signed.
+
+Causal dependencies (`deps`) are a tuple of (topic, offset) pairs naming messages this one
+depends on; at most `MAX_DEPS`, topics by the topic rule, offsets non-negative (`deps_error`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from wiber.codec.errors import CodecError
 from wiber.codec.names import (
@@ -27,6 +32,8 @@ from wiber.codec.names import (
 PROTOCOL_VERSIONS: Final = (1,)  # the versions this build speaks, oldest first
 MAX_BATCH_MESSAGES: Final = 65_536  # messages in one Publish, Delivery or FetchOk
 MAX_INT: Final = 2**63 - 1
+MIN_INT: Final = -(2**63)
+MAX_DEPS: Final = 64  # causal dependencies of one message
 DEFAULT_FETCH_COUNT: Final = 1000
 DEFAULT_FETCH_BYTES: Final = 1 << 20
 
@@ -88,6 +95,54 @@ def _check_optional_count(name: str, value: int | None) -> None:
         check_count(name, value)
 
 
+Dep = tuple[str, int]
+
+
+def deps_error(deps: Sequence[Sequence[Any]]) -> str | None:
+    """Why `deps` (pairs of topic and offset, tuples or lists) break the rule, or None.
+
+    The one rule for both the protocol and the broker, so that they cannot disagree.
+    """
+    if len(deps) > MAX_DEPS:
+        return f"a message has at most {MAX_DEPS} deps, not {len(deps)}"
+    for dep in deps:
+        if len(dep) != 2:
+            return f"a dep is a (topic, offset) pair, not {dep!r:.80}"
+        topic, offset = dep
+        if not is_topic(topic):
+            try:
+                validate_topic(topic)
+            except CodecError as exc:
+                return f"dep topic: {exc}"
+            return f"dep topic {topic!r:.80} is not a topic name"
+        if not _is_count(offset):
+            return f"dep offset of {topic!r} must be an integer in 0..{MAX_INT}, not {offset!r}"
+    return None
+
+
+def _deps_ok(deps: object) -> bool:
+    # why: runs per message; the common case (no deps) is one comparison.
+    return deps == () or (
+        type(deps) is tuple and all(type(d) is tuple for d in deps) and deps_error(deps) is None
+    )
+
+
+def _check_deps(deps: object) -> None:
+    if type(deps) is not tuple or not all(type(d) is tuple for d in deps):
+        raise CodecError("deps must be a tuple of (topic, offset) tuples")
+    error = deps_error(deps)
+    if error is not None:
+        raise CodecError(error)
+
+
+def _check_skew(offset_us: int | None, error_us: int | None) -> None:
+    if (offset_us is None) != (error_us is None):
+        raise CodecError("skew_offset_us and skew_error_us come together")
+    if offset_us is not None:
+        check_count("skew_offset_us", offset_us, low=MIN_INT)
+    _check_optional_count("skew_error_us", error_us)
+
+
 def _check_starts(starts: dict[str, int | None], *, required: bool) -> None:
     given = [name for name, value in starts.items() if value is not None]
     if len(given) > 1 or (required and not given):
@@ -140,6 +195,7 @@ class PublishMessage:
     producer_id: str | None = None
     seq: int | None = None
     create_time_ms: int | None = None
+    deps: tuple[Dep, ...] = ()  # causal dependencies: (topic, offset) of messages seen before
 
     def __post_init__(self) -> None:
         # why: one of these per published message; the common valid case takes one expression.
@@ -150,6 +206,7 @@ class PublishMessage:
                 or (_is_id(self.producer_id) and _is_count(self.seq))
             )
             and (self.create_time_ms is None or _is_count(self.create_time_ms))
+            and _deps_ok(self.deps)
         ):
             return
         if type(self.payload) is not bytes:
@@ -160,11 +217,16 @@ class PublishMessage:
             raise CodecError("producer_id and seq come together (idempotence needs both)")
         _check_optional_count("seq", self.seq)
         _check_optional_count("create_time_ms", self.create_time_ms)
+        _check_deps(self.deps)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """A message as the log holds it: where it sits, when and by whom it was published."""
+    """A message as the log holds it: where it sits, when and by whom it was published.
+
+    `skew_offset_us` and `skew_error_us` are the stamping leader's estimated clock offset from
+    the cluster and its error bound when it stamped `hlc` (both None when it had no estimate).
+    """
 
     topic: str
     offset: int
@@ -174,6 +236,9 @@ class StoredMessage:
     create_time_ms: int | None
     payload: bytes
     node: str | None = None  # the node that stamped the HLC
+    deps: tuple[Dep, ...] = ()
+    skew_offset_us: int | None = None
+    skew_error_us: int | None = None
 
     def __post_init__(self) -> None:
         # why: one of these per delivered message; the common valid case takes one expression.
@@ -186,6 +251,15 @@ class StoredMessage:
             and (self.create_time_ms is None or _is_count(self.create_time_ms))
             and type(self.payload) is bytes
             and (self.node is None or _is_id(self.node))
+            and _deps_ok(self.deps)
+            and (
+                (self.skew_offset_us is None and self.skew_error_us is None)
+                or (
+                    type(self.skew_offset_us) is int
+                    and MIN_INT <= self.skew_offset_us <= MAX_INT
+                    and _is_count(self.skew_error_us)
+                )
+            )
         ):
             return
         validate_topic(self.topic)
@@ -199,6 +273,8 @@ class StoredMessage:
             raise CodecError(f"payload must be bytes, not {type(self.payload).__name__}")
         if self.node is not None:
             validate_id("node", self.node)
+        _check_deps(self.deps)
+        _check_skew(self.skew_offset_us, self.skew_error_us)
 
 
 @dataclass(frozen=True, slots=True)

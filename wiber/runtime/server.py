@@ -207,6 +207,9 @@ def stored(msg: BrokerMessage, node: str) -> m.StoredMessage:
         create_time_ms=msg.create_time_ms,
         payload=msg.payload,
         node=node,
+        deps=msg.deps,
+        skew_offset_us=msg.skew_offset_us,
+        skew_error_us=msg.skew_error_us,
     )
 
 
@@ -287,7 +290,7 @@ class FramedSession:
                 result = await node.publish(
                     topic,
                     [
-                        NewMessage(x.payload, x.producer_id, x.seq, x.create_time_ms)
+                        NewMessage(x.payload, x.producer_id, x.seq, x.create_time_ms, x.deps)
                         for x in messages
                     ],
                     acks=acks,
