@@ -262,7 +262,7 @@ class Node:
         if self.clock.needs_persist(now):
             self._persist_clock_bound()
         hlc = self.clock.now(now)
-        batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request))
+        batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request), self.skew())
         if self.config.debug_fault == "ack-before-commit":
             return self._ack_before_commit(request, batch)
         effect, index = await self._propose(request, encode_command(batch))
