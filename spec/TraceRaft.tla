@@ -113,6 +113,21 @@ StaleAnswer(i, m) ==
            ELSE Msg("append-resp", i, m.src, term[i])}
     /\ UNCHANGED <<serverVars, votes, leaderVars, client, restarts, readVars>>
 
+\* A voter may refuse a vote Raft.tla would grant: the core also refuses while it knows a
+\* leader of the term (etcd raft), which the spec does not track. Refusing is always safe.
+RefuseVote(i, m) ==
+    /\ m.type \in {"vote", "pre-vote"}
+    /\ m.term >= term[i]
+    /\ term' = [term EXCEPT ![i] = IF m.type = "vote" THEN m.term ELSE @]
+    /\ vote' = [vote EXCEPT ![i] = IF m.type = "vote" THEN VoteSeen(i, m) ELSE @]
+    /\ role' = [role EXCEPT ![i] = IF m.type = "vote" THEN RoleSeen(i, m) ELSE @]
+    /\ pendingRead' = [pendingRead EXCEPT ![i] = IF m.type = "vote" /\ Bumps(i, m) THEN Nil ELSE @]
+    /\ messages' = messages \cup
+          {[Msg(m.type \o "-resp", i, m.src, IF m.type = "vote" THEN m.term ELSE term[i])
+              EXCEPT !.reject = TRUE]}
+    /\ UNCHANGED <<commit, log, snapshotIndex, votes, leaderVars, client, restarts, readSeq,
+                   served>>
+
 \* A (pre-)candidate that lost its election returns to following in the same term.
 GiveUp(i) ==
     /\ role[i] \in {"pre-candidate", "candidate"}
@@ -130,7 +145,9 @@ Handles(i, m) ==
     THEN IF Line.answered THEN StaleAnswer(i, m) ELSE Stutter
     ELSE IF m.type \in {"vote", "pre-vote"} /\ ~Line.answered
          THEN Stutter   \* the leader lease: a (pre-)vote ignored
-         ELSE IF ENABLED Handle(i, m, TRUE) THEN Handle(i, m, TRUE) ELSE Stutter
+         ELSE IF m.type \in {"vote", "pre-vote"} /\ Line.refused
+              THEN RefuseVote(i, m)
+              ELSE IF ENABLED Handle(i, m, TRUE) THEN Handle(i, m, TRUE) ELSE Stutter
 
 Receive1 ==
     /\ Before(Node, Seen)

@@ -138,20 +138,17 @@ def tla(value: Any) -> str:
     raise TraceError(f"no TLA+ form for {value!r}")
 
 
-def _answered(events: list[Event], at: int) -> bool:
-    """Whether the receiving node's next message (after any role notes) answers this one."""
+def _answer(events: list[Event], at: int) -> Event | None:
+    """The receiving node's next message (after any role notes), if it answers this one."""
     received = events[at]
     wanted = REPLIES.get(received["msg"]["type"], set())
     for later in events[at + 1 :]:
         if later["node"] != received["node"] or later["event"] in NOTES:
             continue
-        msg = later.get("msg", {})
-        return (
-            later["event"] == "send"
-            and msg.get("type") in wanted
-            and msg.get("dst") == received["msg"]["src"]
-        )
-    return False
+        msg: Event = later.get("msg", {})
+        answers = later["event"] == "send" and msg.get("type") in wanted
+        return msg if answers and msg.get("dst") == received["msg"]["src"] else None
+    return None
 
 
 def trace_lines(events: list[Event]) -> list[Event]:
@@ -164,7 +161,9 @@ def trace_lines(events: list[Event]) -> list[Event]:
         if "msg" in event:
             line["msg"] = {k: event["msg"][k] for k in MSG_FIELDS if k in event["msg"]}
         if event["event"] == "receive":
-            line["answered"] = _answered(events, at)
+            answer = _answer(events, at)
+            line["answered"] = answer is not None
+            line["refused"] = answer is not None and bool(answer.get("reject"))
         lines.append(line)
     return lines
 
