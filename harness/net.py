@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 
 from harness.cluster.inventory import Inventory, NodeSpec
 from harness.control import Remote
@@ -94,6 +94,15 @@ def serializable(grudge: Mapping[str, set[str]]) -> dict[str, list[str]]:
 # -- iptables on the nodes ------------------------------------------------------------------
 
 
+async def gather_all(*steps: Awaitable[object]) -> None:
+    """Run steps on all nodes at once; wait for every one before raising the first error, so
+    that no step is left running (or cancelled half-way) behind the caller's back."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 def require_distinct_hosts(inventory: Inventory) -> None:
     hosts = [n.host for n in inventory.nodes]
     if len(set(hosts)) != len(hosts):
@@ -105,7 +114,7 @@ def require_distinct_hosts(inventory: Inventory) -> None:
 
 def _ensure_chain(chain: str) -> str:
     return (
-        f"iptables -w -N {chain} 2>/dev/null; "
+        f"{{ iptables -w -N {chain} 2>/dev/null || true; }}; "
         f"iptables -w -C INPUT -j {chain} 2>/dev/null || iptables -w -I INPUT -j {chain}"
     )
 
@@ -129,7 +138,7 @@ async def rules(remote: Remote, node: NodeSpec, chain: str) -> list[str]:
 async def drop_all(remote: Remote, inventory: Inventory, grudge: Mapping[str, set[str]]) -> None:
     """Apply a grudge: each node drops every packet from the nodes it holds a grudge against."""
     require_distinct_hosts(inventory)
-    await asyncio.gather(
+    await gather_all(
         *(
             add_rules(
                 remote,
@@ -144,9 +153,7 @@ async def drop_all(remote: Remote, inventory: Inventory, grudge: Mapping[str, se
 
 
 async def heal(remote: Remote, inventory: Inventory, chains: Sequence[str] = CHAINS) -> None:
-    await asyncio.gather(
-        *(flush(remote, node, chain) for node in inventory.nodes for chain in chains)
-    )
+    await gather_all(*(flush(remote, node, chain) for node in inventory.nodes for chain in chains))
 
 
 async def lose(
@@ -156,7 +163,7 @@ async def lose(
     require_distinct_hosts(inventory)
     if not 0 < probability <= 1:
         raise NetError(f"loss probability must be in (0, 1], not {probability}")
-    await asyncio.gather(
+    await gather_all(
         *(
             add_rules(
                 remote,

@@ -42,7 +42,7 @@ TARGET_SPECS = ("one", "minority", "majority", "leader", "all", "primaries", "mi
 
 
 async def pick_targets(ctx: NemesisContext, spec: Any, *, default: str = "one") -> list[str]:
-    """Jepsen's node-target specs: a name from TARGET_SPECS, or an explicit list of nodes.
+    """Jepsen's node-target specs: a name from TARGET_SPECS, a node name, or a list of nodes.
 
     `leader` (and `primaries`) fall back to one random node when no leader is known, so the
     fault still happens; the returned list says which nodes were hit.
@@ -54,6 +54,8 @@ async def pick_targets(ctx: NemesisContext, spec: Any, *, default: str = "one") 
         if unknown:
             raise NemesisError(f"unknown target nodes {unknown}; the cluster has {names}")
         return list(spec)
+    if spec in names:
+        return [spec]
     if spec in ("leader", "primaries"):
         leader = await ctx.db.leader()
         return [leader] if leader in names else [ctx.rng.choice(names)]

@@ -114,3 +114,26 @@ async def connect_seconds(ctx: NemesisContext, source: str, target: str) -> floa
         node, f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port}", timeout=20
     )
     return float(result.stdout.strip())
+
+
+async def connect_successes(
+    ctx: NemesisContext, source: str, target: str, attempts: int, timeout: float = 0.3
+) -> int:
+    """How many of `attempts` TCP connects from `source` to `target`'s peer port succeed."""
+    node, other = ctx.inventory.node(source), ctx.inventory.node(target)
+    code = (
+        "import socket,sys\n"
+        "ok=0\n"
+        "for _ in range(int(sys.argv[3])):\n"
+        "    try:\n"
+        "        socket.create_connection((sys.argv[1], int(sys.argv[2])), float(sys.argv[4]))\n"
+        "        ok+=1\n"
+        "    except OSError: pass\n"
+        "print(ok)"
+    )
+    result = await ctx.remote.run(
+        node,
+        f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port} {attempts} {timeout}",
+        timeout=attempts * (timeout + 1) + 10,
+    )
+    return int(result.stdout.strip())
