@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 
+import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -115,3 +116,19 @@ def test_a_published_batch_with_deps_reports_its_offsets() -> None:
     node = Node()
     effects = node.apply(PublishBatch("a", (NewMessage(b"x", deps=(("b", 3),)),), 0, ORIGIN))
     assert Published(ORIGIN, "a", (0,)) in effects
+
+
+def test_entries_of_format_version_1_still_apply_and_read() -> None:
+    # A log written before deps existed: upgraded nodes must replay it unchanged.
+    old = [1, 1, "t", 7 << 16, None, [[b"x", "p", 0, 1000], [b"y", "p", 1, None]]]
+    node = Node()
+    node.apply(msgpack.packb(old, use_bin_type=True))
+    x, y = node.read("t").messages
+    assert (x.payload, x.seq, x.create_time_ms, x.deps, x.skew_offset_us) == (
+        b"x",
+        0,
+        1000,
+        (),
+        None,
+    )
+    assert (y.payload, y.hlc) == (b"y", (7 << 16) + 1)
