@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+
+import pytest
 
 from tests.client.causal_check import causal_violations
 from tests.runtime.clusters import running_cluster
@@ -25,7 +27,9 @@ ROUNDS = 12
 TOPICS = {"causes": 0, "effects": 0}
 
 
-async def ping_pong(addresses: list[str]) -> dict[tuple[str, int], Sent]:
+async def ping_pong(
+    addresses: list[str], between_rounds: Callable[[int], Awaitable[None]] | None = None
+) -> dict[tuple[str, int], Sent]:
     sent: dict[tuple[str, int], Sent] = {}
     async with Client(addresses, timeout=3.0) as c1, Client(addresses[::-1], timeout=3.0) as c2:
         p1, p2 = CausalProducer(c1), CausalProducer(c2)
@@ -40,6 +44,8 @@ async def ping_pong(addresses: list[str]) -> dict[tuple[str, int], Sent]:
                 effect = await p2.send("effects", f"effect-{i}".encode())
                 sent[("effects", effect.offset)] = effect
                 assert (await anext(effects)).message.value.offset == effect.offset
+                if between_rounds is not None:
+                    await between_rounds(i)
     return sent
 
 
@@ -67,10 +73,22 @@ async def read_causally(addresses: list[str], max_wait_ms: int) -> list[Delivere
     return out
 
 
+@pytest.mark.parametrize(
+    "kill_leader", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["steady", "failover"]
+)
 def test_causal_consumers_never_deliver_an_effect_before_its_cause_unmarked(
-    tmp_path: Path,
+    tmp_path: Path, kill_leader: bool
 ) -> None:
     with running_cluster(tmp_path / "c", 3) as cluster:
+        killed: list[str] = []
+
+        async def failover(i: int) -> None:
+            # Mid-run, kill the leader: producers retry on the next one, consumers fail over.
+            if kill_leader and i == ROUNDS // 2:
+                killed.append(await cluster.leader())
+                cluster.kill(killed[0])
+            if killed and i == ROUNDS - 2:
+                cluster.start(killed[0])
 
         async def scenario() -> tuple[
             dict[tuple[str, int], Sent],
@@ -78,7 +96,7 @@ def test_causal_consumers_never_deliver_an_effect_before_its_cause_unmarked(
             list[Delivered[m.StoredMessage]],
         ]:
             await cluster.leader()
-            sent = await ping_pong(cluster.addresses)
+            sent = await ping_pong(cluster.addresses, failover)
             patient = await asyncio.wait_for(read_causally(cluster.addresses, 10_000), 60)
             hasty = await asyncio.wait_for(read_causally(cluster.addresses, 0), 60)
             return sent, patient, hasty

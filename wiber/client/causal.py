@@ -35,6 +35,7 @@ Dep = tuple[str, int]
 Subscriber = Callable[[Client, str, int], AsyncIterator[m.StoredMessage]]
 
 _RETRYABLE = frozenset({"not-leader", "unavailable", "timeout", "unknown"})
+_MAX_RESUBSCRIBES = 100  # in a row without a message in between
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +124,26 @@ class CausalProducer:
                 delay = min(delay * 2, 1.0)
 
 
-def _consume(client: Client, topic: str, offset: int) -> AsyncIterator[m.StoredMessage]:
-    return Consumer(client, topic, from_offset=offset).messages()
+async def _consume(client: Client, topic: str, offset: int) -> AsyncIterator[m.StoredMessage]:
+    """A topic's messages from `offset`, riding out elections.
+
+    `Consumer` gives up on a definite `timeout` (a node that could not confirm a read while
+    no leader was elected); a causal consumer must outlive failovers, so it resumes from where
+    the consumer stopped.
+    """
+    consumer = Consumer(client, topic, from_offset=offset)
+    failures = 0
+    while True:
+        try:
+            async for message in consumer.messages():
+                failures = 0
+                yield message
+        except ClientError as e:
+            failures += 1
+            if e.code not in _RETRYABLE or failures > _MAX_RESUBSCRIBES:
+                raise
+            client.forget_leader()
+            await asyncio.sleep(min(0.05 * failures, 1.0))
 
 
 def _now_ms() -> int:
