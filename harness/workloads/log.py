@@ -150,7 +150,7 @@ class LogClient:
         try:
             reply = await self._run(op["f"], value)
         except ClientError as e:
-            return failure(op, e)
+            reply = failure(op, e)
         if self.node is not None:
             reply.setdefault("node", self.node)
         return reply
