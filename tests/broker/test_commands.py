@@ -68,6 +68,7 @@ NOT_COMMANDS = [
     [1],
     [3, 3, "t", None],  # a future version
     [True, 3, "t", None],  # a bool where the version belongs
+    [2.0, 3, "t", None],  # a float where the version belongs
     [1, 9, "t", None],  # an unknown kind
     [1, 3, "t"],  # too few fields
     [1, 3, b"t", None],  # bytes where text belongs

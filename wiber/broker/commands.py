@@ -166,7 +166,7 @@ def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic:
     if not isinstance(raw, list) or len(raw) < 2:
         raise CommandError("a command is an array [version, kind, ...]")
     version, kind, *fields = raw
-    if version not in _READABLE_VERSIONS or isinstance(version, bool):
+    if type(version) is not int or version not in _READABLE_VERSIONS:
         raise CommandError(f"unsupported command format version {version!r}")
     if kind == _PUBLISH and version == 1 and len(fields) == 4:
         return _decode_publish_v1(fields)
@@ -204,12 +204,12 @@ def _decode_publish(fields: list[Any]) -> RawBatch:
         ):
             shape = "[payload: bin, producer_id, seq, create_time_ms, deps]"
             raise CommandError(f"a message is {shape}: {row!r:.80}")
-    batch = RawBatch(_str(topic, "topic"), _int(hlc, "hlc"), _origin_in(origin), rows)
-    if skew is None:
-        return batch
-    if not (type(skew) is list and len(skew) == 2 and all(type(v) is int for v in skew)):
+    if skew is not None and not (
+        type(skew) is list and len(skew) == 2 and all(type(v) is int for v in skew)
+    ):
         raise CommandError(f"skew must be [offset_us, error_us] or nil: {skew!r:.80}")
-    return RawBatch(batch.topic, batch.hlc, batch.origin, rows, (skew[0], skew[1]))
+    skew_us = None if skew is None else (skew[0], skew[1])
+    return RawBatch(_str(topic, "topic"), _int(hlc, "hlc"), _origin_in(origin), rows, skew_us)
 
 
 def _decode_publish_v1(fields: list[Any]) -> RawBatch:
