@@ -215,12 +215,15 @@ class VagrantProvider:
             env["WIBER_WHEELHOUSE"] = str(await asyncio.to_thread(_wheelhouse))
         states = await self._states(env)
         if not (self.reuse and all(states.get(n, ("", ""))[0] == "running" for n in addresses)):
-            if self.vm_provider in SHARED_KERNEL:
-                await self._host_bridge("up", env, self.vagrant_dir)
-            flags = [f"--provider={self.vm_provider}"] if self.vm_provider else []
-            done = await self._vagrant(["up", *flags], env, self.up_timeout)
-            log = workdir / "vagrant-up.log"
-            await asyncio.to_thread(log.write_text, done.stdout + done.stderr)
+            # Written before anything is made, so that `down` finds and removes whatever a
+            # failed or interrupted `vagrant up` leaves behind.
+            planned = Inventory(
+                "vagrant",
+                tuple(NodeSpec(name=n, host=a, key=str(key)) for n, a in addresses.items()),
+                {**_extra(self.vagrant_dir, self.vm_provider or "", env), "provisional": True},
+            )
+            await asyncio.to_thread(planned.dump, workdir / "inventory.yaml")
+            await self._vagrant_up(env, workdir / "vagrant-up.log")
             states = await self._states(env)
         vm_provider = next((p for _, p in states.values() if p), self.vm_provider or "")
         config = await self._vagrant(["ssh-config", *addresses], env, 120)
@@ -233,6 +236,16 @@ class VagrantProvider:
         )
         await asyncio.to_thread(inventory.dump, workdir / "inventory.yaml")
         return inventory
+
+    async def _vagrant_up(self, env: Mapping[str, str], log: Path) -> None:
+        if self.vm_provider in SHARED_KERNEL:
+            await self._host_bridge("up", env, self.vagrant_dir)
+        flags = [f"--provider={self.vm_provider}"] if self.vm_provider else []
+        done = await self._vagrant(["up", *flags], env, self.up_timeout, check=False)
+        await asyncio.to_thread(log.write_text, done.stdout + done.stderr)
+        if done.returncode != 0:
+            tail = (done.stderr.strip() or done.stdout.strip())[-2000:]
+            raise VagrantError(f"vagrant up failed ({done.returncode}; log {log}):\n{tail}")
 
     async def down(self, inventory: Inventory) -> None:
         env = {str(k): str(v) for k, v in inventory.extra.get("vagrant_env", {}).items()}
@@ -274,11 +287,16 @@ class VagrantProvider:
         return parse_machine_states(done.stdout)
 
     async def _vagrant(
-        self, args: list[str], env: Mapping[str, str], timeout: float, cwd: Path | None = None
+        self,
+        args: list[str],
+        env: Mapping[str, str],
+        timeout: float,
+        cwd: Path | None = None,
+        check: bool = True,
     ) -> Completed:
         argv = ["vagrant", *args]
         done = await self.runner(argv, cwd or self.vagrant_dir, env, timeout)
-        if done.returncode != 0:
+        if check and done.returncode != 0:
             tail = (done.stderr.strip() or done.stdout.strip())[-2000:]
             raise VagrantError(f"{shlex.join(argv)} failed ({done.returncode}):\n{tail}")
         return done

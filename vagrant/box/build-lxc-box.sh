@@ -4,7 +4,7 @@
 #
 # The image holds every package provision/system.sh wants, so provisioning needs no network
 # (the cluster's bridge is isolated), plus what Vagrant itself needs: dbus (hostnamectl sets
-# the hostname through it), sudo, and root's authorized key. Every container gets its own
+# the hostname through it), systemd-networkd, sudo, and root's authorized key. Every container gets its own
 # machine-id and SSH host keys at first boot.
 #
 # usage: build-lxc-box.sh [PUBKEY (default ../.wiber/harness_key.pub, made if missing)]
@@ -40,7 +40,7 @@ trap 'rm -rf "$scratch"' EXIT
 rootfs=$scratch/rootfs
 
 packages=python3,python3-venv,openssh-server,sudo,iptables,iproute2,kmod,chrony,faketime
-packages=$packages,procps,psmisc,dbus,systemd-sysv,ifupdown,iputils-ping,ca-certificates
+packages=$packages,procps,psmisc,dbus,systemd-sysv,iputils-ping,ca-certificates
 echo "build-lxc-box: debootstrap $suite from $mirror (a few minutes)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" \
     >"$scratch/debootstrap.log" 2>&1 || { tail -20 "$scratch/debootstrap.log" >&2; exit 1; }
@@ -66,6 +66,11 @@ WantedBy=multi-user.target
 UNIT
 ln -sf /etc/systemd/system/ssh-host-keys.service \
     "$rootfs/etc/systemd/system/multi-user.target.wants/ssh-host-keys.service"
+# After setting the hostname Vagrant restarts networkd when it runs; otherwise it restarts
+# ifup@eth0, which hangs in a container whose address LXC set. networkd leaves eth0 alone
+# (no .network file matches it), and nothing here should wait for it to be "online".
+chroot "$rootfs" systemctl enable systemd-networkd.service >/dev/null 2>&1
+chroot "$rootfs" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
 # vagrant-lxc unpacks with --strip-components=2: entries must read ./rootfs/...

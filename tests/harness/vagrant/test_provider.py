@@ -137,11 +137,24 @@ def test_status_reports_each_node_state(tmp_path: Path) -> None:
     ]
 
 
-def test_a_failed_vagrant_up_raises_with_vagrants_message(tmp_path: Path) -> None:
+def test_a_failed_vagrant_up_leaves_an_inventory_that_down_can_clean_up(
+    tmp_path: Path,
+) -> None:
     fake = FakeVagrant(statuses=[STATUS_NOT_CREATED], fail="up")
+    vagrant = provider(tmp_path, fake, vm_provider="lxc", network="10.213.7")
     with pytest.raises(VagrantError, match="the hypervisor said no"):
-        asyncio.run(provider(tmp_path, fake).up(3, tmp_path / "work"))
-    assert not (tmp_path / "work" / "inventory.yaml").exists()
+        asyncio.run(vagrant.up(2, tmp_path / "work"))
+    assert "the hypervisor said no" in (tmp_path / "work" / "vagrant-up.log").read_text()
+
+    left = Inventory.load(tmp_path / "work" / "inventory.yaml")
+    assert left.extra["provisional"] is True
+    assert [n.host for n in left.nodes] == ["10.213.7.11", "10.213.7.12"]
+    fake.calls.clear()
+    asyncio.run(provider(tmp_path, fake).down(left))
+    assert fake.commands() == [
+        "vagrant destroy --force",
+        "lxc-bridge.sh down 10.213.7 wibervbr0",
+    ]
 
 
 def test_get_provider_finds_the_vagrant_provider(tmp_path: Path) -> None:
