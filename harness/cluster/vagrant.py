@@ -274,7 +274,13 @@ class VagrantProvider:
             "WIBER_SSH_KEY": str(key),
             "WIBER_SSH_PUBKEY": f"{key}.pub",
             "WIBER_LXC_BRIDGE": os.environ.get("WIBER_LXC_BRIDGE", DEFAULT_LXC_BRIDGE),
+            # No version check against the vendor's servers: send no traffic we don't need.
+            "VAGRANT_CHECKPOINT_DISABLE": "1",
         }
+        if self.vm_provider:
+            # Also for `status` and `destroy`, which take no --provider: Vagrant otherwise
+            # refuses to run where no default provider is usable.
+            env["VAGRANT_DEFAULT_PROVIDER"] = self.vm_provider
         if self.box:
             box_key = "WIBER_LXC_BOX" if self.vm_provider in SHARED_KERNEL else "WIBER_BOX"
             env[box_key] = self.box

@@ -123,6 +123,7 @@ def test_lxc_makes_the_host_bridge_first_and_records_shared_kernel_limits(
     # destroy sees the machine count and paths the Vagrantfile saw at up.
     assert fake.calls[0][2]["WIBER_NODES"] == "2"
     assert fake.calls[0][2]["WIBER_NETWORK"] == "10.213.7"
+    assert fake.calls[0][2]["VAGRANT_DEFAULT_PROVIDER"] == "lxc"
 
 
 def test_status_reports_each_node_state(tmp_path: Path) -> None:
