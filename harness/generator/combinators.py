@@ -37,18 +37,22 @@ class Mix(Generator):
     """A random choice among the generators for each op (weights optional); an exhausted one
     drops out. Every event reaches every generator."""
 
-    __slots__ = ("gens", "weights")
+    __slots__ = ("even", "gens", "weights")
 
     def __init__(self, gens: Sequence[GenLike], weights: Sequence[float] | None = None) -> None:
         lifted = [(lift(g), w) for g, w in zip(gens, weights or [1.0] * len(gens), strict=True)]
         self.gens = tuple(g for g, _ in lifted if g is not None)
         self.weights = tuple(w for g, w in lifted if g is not None)
+        self.even = len(set(self.weights)) <= 1
 
     def _with(self, i: int, gen: Generator | None) -> Mix:
         out = Mix(())
+        out.even = self.even
         if gen is None:
             out.gens = self.gens[:i] + self.gens[i + 1 :]
             out.weights = self.weights[:i] + self.weights[i + 1 :]
+        elif gen is self.gens[i]:
+            return self
         else:
             out.gens = (*self.gens[:i], gen, *self.gens[i + 1 :])
             out.weights = self.weights
@@ -57,7 +61,10 @@ class Mix(Generator):
     def op(self, ctx: Context) -> Result:
         mix = self
         while mix.gens:
-            i = ctx.rng.choices(range(len(mix.gens)), mix.weights)[0]
+            if mix.even:
+                i = ctx.rng.randrange(len(mix.gens))
+            else:
+                i = ctx.rng.choices(range(len(mix.gens)), mix.weights)[0]
             result = mix.gens[i].op(ctx)
             if result is None:
                 mix = mix._with(i, None)
@@ -67,11 +74,16 @@ class Mix(Generator):
         return None
 
     def update(self, ctx: Context, event: Op) -> Generator:
-        gens = tuple(g.update(ctx, event) for g in self.gens)
-        if all(a is b for a, b in zip(gens, self.gens, strict=True)):
+        changed = False
+        gens = []
+        for g in self.gens:
+            updated = g.update(ctx, event)
+            changed = changed or updated is not g
+            gens.append(updated)
+        if not changed:
             return self
         out = Mix(())
-        out.gens, out.weights = gens, self.weights
+        out.gens, out.weights, out.even = tuple(gens), self.weights, self.even
         return out
 
 

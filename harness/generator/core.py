@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 Op = dict[str, Any]
@@ -43,21 +42,33 @@ def thread_order(thread: Thread) -> tuple[int, int]:
     return (1, 0) if isinstance(thread, str) else (0, thread)
 
 
-@dataclass(frozen=True, slots=True)
 class Context:
     """What a generator may know: time (ns since the test began) and the threads.
 
     `free` is sorted by `thread_order`; `threads` are all threads this generator may use
     (combinators like `clients()` narrow both). `process_of` maps every thread of the test to
     the process it runs now; a thread gets a new process after an indeterminate op.
+    A value: never changed after it is made (a plain class because one is made per op and
+    a frozen dataclass costs several times more to build).
     """
 
-    time: int
-    free: tuple[Thread, ...]
-    threads: tuple[Thread, ...]
-    process_of: Mapping[Thread, Any]
-    thread_of: Mapping[Any, Thread]
-    rng: random.Random
+    __slots__ = ("free", "process_of", "rng", "thread_of", "threads", "time")
+
+    def __init__(
+        self,
+        time: int,
+        free: tuple[Thread, ...],
+        threads: tuple[Thread, ...],
+        process_of: Mapping[Thread, Any],
+        thread_of: Mapping[Any, Thread],
+        rng: random.Random,
+    ) -> None:
+        self.time = time
+        self.free = free
+        self.threads = threads
+        self.process_of = process_of
+        self.thread_of = thread_of
+        self.rng = rng
 
     def restrict(self, keep: Callable[[Thread], bool]) -> Context:
         return Context(

@@ -82,8 +82,7 @@ class _Threads:
         return Context(now, tuple(self.free), self.threads, self.process_of, self.thread_of, rng)
 
     def release(self, thread: Thread) -> None:
-        keys = [thread_order(t) for t in self.free]
-        self.free.insert(bisect.bisect(keys, thread_order(thread)), thread)
+        bisect.insort(self.free, thread, key=thread_order)
 
     def crash(self, thread: Thread) -> None:
         """The thread's process saw an indeterminate result: it continues as a new process."""
@@ -118,6 +117,8 @@ class Interpreter:
         self.wake = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.outstanding = 0  # ops invoked and not yet completed
+        self.started: dict[asyncio.Task[None], float] = {}  # client ops: when each began
+        self.expired: set[asyncio.Task[None]] = set()  # cancelled by the watchdog
         self.origin = clock()
 
     def now(self) -> int:
@@ -125,6 +126,7 @@ class Interpreter:
 
     async def run(self, gen: Generator | None) -> list[Op]:
         """Runs until the generator is exhausted and every op has completed."""
+        watchdog = asyncio.create_task(self._watchdog())
         try:
             while True:
                 gen = self._complete_ready(gen)
@@ -144,6 +146,7 @@ class Interpreter:
                 else:
                     gen = self._dispatch(rest, value, now)
         finally:
+            watchdog.cancel()
             await self._stop()
 
     def _dispatch(self, gen: Generator | None, op: Op, now: int) -> Generator | None:
@@ -156,7 +159,9 @@ class Interpreter:
         self.outstanding += 1
         task = asyncio.create_task(self._execute(thread, op))
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._forget)
+        if thread != NEMESIS:
+            self.started[task] = asyncio.get_running_loop().time()
         return gen
 
     async def _wait(self, gen: Generator | None, ns: int | None) -> Generator | None:
@@ -189,17 +194,34 @@ class Interpreter:
                 reply = await self.nemesis.invoke(op)
             else:
                 client = await self._client(thread, op["process"])
-                async with asyncio.timeout(self.op_timeout):
-                    reply = await client.invoke(op)
-        except TimeoutError:
-            reply = {"type": "info", "error": "timeout"}
+                reply = await client.invoke(op)
         except asyncio.CancelledError:
-            reply = {"type": "info", "error": "interrupted"}
-            self._arrive(thread, _completion(op, reply))
-            raise
+            if asyncio.current_task() not in self.expired:
+                self._arrive(thread, _completion(op, {"type": "info", "error": "interrupted"}))
+                raise
+            reply = {"type": "info", "error": "timeout"}
         except Exception as e:  # an exception is indeterminate, never a silent ok or fail
             reply = {"type": "info", "error": f"{type(e).__name__}: {e}"}
         self._arrive(thread, _completion(op, reply))
+
+    async def _watchdog(self) -> None:
+        """Cancels client ops running longer than `op_timeout`: they complete as info.
+
+        One periodic scan instead of a timer per op keeps the per-op cost low."""
+        loop = asyncio.get_running_loop()
+        period = min(0.1, self.op_timeout / 4)
+        while True:
+            await asyncio.sleep(period)
+            cutoff = loop.time() - self.op_timeout
+            for task, started in list(self.started.items()):
+                if started <= cutoff and task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.started.pop(task, None)
+        self.expired.discard(task)
 
     def _arrive(self, thread: Thread, op: Op) -> None:
         self.arrived.append((thread, op))
