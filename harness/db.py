@@ -24,7 +24,7 @@ import yaml
 
 from harness.cluster.inventory import Inventory, NodeSpec
 from harness.control import Remote, RemoteError, shell
-from harness.control.wheels import build_wheelhouse
+from harness.control.wheels import build_wheelhouse, prune_cache
 from wiber.admin import cluster_status
 
 DAEMON = "wiber"
@@ -97,6 +97,7 @@ class WiberDB:
             await self._each(lambda n: self.remote.run(n, f"mkdir -p {_q(n.root_dir)}"))
             return
         wheelhouse = await asyncio.to_thread(build_wheelhouse)
+        await asyncio.to_thread(prune_cache)
         if not self.shared_fs:
             await self._each(lambda n: self._install_node(n, wheelhouse))
             return
@@ -118,12 +119,21 @@ class WiberDB:
         await self._make_venv(node, f"{node.root_dir}/venv", remote_wheels)
 
     async def _make_venv(self, node: NodeSpec, venv: str, wheels: str) -> None:
-        """Create `venv` and install Wiber offline from `wheels`, unless already done."""
+        """Create `venv` and install Wiber offline from `wheels`, unless already done.
+
+        On a node sharing our filesystem, the control host's own pip installs into a venv made
+        without pip (`pip --python`): bootstrapping pip into every venv is most of the cost.
+        """
         stamp = f"{venv}/.installed"
+        if self.shared_fs:
+            make = f"{_q(self.python)} -m venv --without-pip {_q(venv)}"
+            pip = f"{_q(sys.executable)} -m pip --python {_q(venv)}/bin/python"
+        else:
+            make = f"{_q(self.python)} -m venv {_q(venv)}"
+            pip = f"{_q(venv)}/bin/pip"
         script = (
-            f"test -e {_q(stamp)} || {{ rm -rf {_q(venv)} && "
-            f"{_q(self.python)} -m venv {_q(venv)} && "
-            f"{_q(venv)}/bin/pip install -q --no-index --find-links {_q(wheels)} wiber && "
+            f"test -e {_q(stamp)} || {{ rm -rf {_q(venv)} && {make} && "
+            f"{pip} install -q --no-index --find-links {_q(wheels)} wiber && "
             f"touch {_q(stamp)}; }}"
         )
         lock = f"{venv}.lock"

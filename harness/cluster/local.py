@@ -73,6 +73,11 @@ async def stop_all_daemons(remote: Any, node: NodeSpec) -> list[str]:
     names = result.stdout.split()
     for name in names:
         await remote.signal_daemon(node, name, "KILL")
+    for name in names:  # SIGKILL is not instant: report only once they are gone
+        for _ in range(100):
+            if await remote.daemon_pid(node, name) is None:
+                break
+            await asyncio.sleep(0.05)
     return list(names)
 
 

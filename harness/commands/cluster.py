@@ -35,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inventory", type=Path, help="ssh provider: your inventory YAML")
     parser.add_argument("--start", action="store_true", help="up: also install and start Wiber")
     parser.add_argument("--json", action="store_true", help="status: print JSON")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="down: remove every netns cluster on this machine, found by its slot (for leftovers"
+        " of runs whose folder is gone)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +55,12 @@ async def _run(args: argparse.Namespace) -> int:
     directory: Path = args.dir.resolve()
     if args.action == "up":
         return await _up(args, directory)
+    if args.action == "down" and args.all:
+        from harness.cluster.netns import cleanup_all
+
+        slots = await cleanup_all()
+        print(f"down: removed netns slot(s) {slots}" if slots else "down: no netns cluster found")
+        return 0
     inventory = Inventory.load(directory / "inventory.yaml")
     provider = get_provider(inventory.provider)
     if args.action == "down":

@@ -71,3 +71,40 @@ def build_wheelhouse(cache: Path = CACHE) -> Path:
         shutil.copytree(partial, target)
     (target / ".complete").write_text("ok\n")
     return target
+
+
+def prune_cache(cache: Path = CACHE, keep: int = 4) -> list[Path]:
+    """Remove all but the `keep` newest wheelhouses and their shared venvs, except any that a
+    running process still uses (a cluster started from an older build)."""
+    venvs = cache.parent / "venvs"
+    builds = sorted(
+        (p for p in cache.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    in_use = _paths_in_use()
+    removed = []
+    for build in builds[keep:]:
+        venv = venvs / build.name
+        if any(str(venv) in used or str(build) in used for used in in_use):
+            continue
+        shutil.rmtree(venv, ignore_errors=True)
+        (venvs / f"{build.name}.lock").unlink(missing_ok=True)
+        shutil.rmtree(build, ignore_errors=True)
+        removed.append(build)
+    return removed
+
+
+def _paths_in_use() -> list[str]:
+    """Command lines and executables of every process (what a venv could be in use by)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        found.append(b" ".join(argv).decode(errors="replace"))
+        if argv and argv[0]:
+            # Nodes run <root_dir>/venv/bin/python, where venv links to the shared venv.
+            found.append(str(Path(argv[0].decode(errors="replace")).parent.parent.resolve()))
+    return found

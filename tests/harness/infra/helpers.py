@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.cluster.inventory import Inventory
+from harness.cluster.inventory import Inventory, NodeSpec
 from harness.control import remote_for
 from harness.db import FAKETIME_LIB, WiberDB
 from harness.nemesis import NemesisContext
@@ -95,7 +96,7 @@ async def can_connect(ctx: NemesisContext, source: str, target: str, timeout: fl
     )
     result = await ctx.remote.run(
         node,
-        f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port} {timeout}",
+        f"/usr/bin/python3 -c {shlex.quote(code)} {other.host} {other.peer_port} {timeout}",
         check=False,
         timeout=timeout + 10,
     )
@@ -111,7 +112,7 @@ async def connect_seconds(ctx: NemesisContext, source: str, target: str) -> floa
         "print(time.monotonic()-t)"
     )
     result = await ctx.remote.run(
-        node, f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port}", timeout=20
+        node, f"/usr/bin/python3 -c {shlex.quote(code)} {other.host} {other.peer_port}", timeout=20
     )
     return float(result.stdout.strip())
 
@@ -133,7 +134,41 @@ async def connect_successes(
     )
     result = await ctx.remote.run(
         node,
-        f"/usr/bin/python3 -c '{code}' {other.host} {other.peer_port} {attempts} {timeout}",
+        f"/usr/bin/python3 -c {shlex.quote(code)} "
+        f"{other.host} {other.peer_port} {attempts} {timeout}",
         timeout=attempts * (timeout + 1) + 10,
     )
     return int(result.stdout.strip())
+
+
+async def reachability(ctx: NemesisContext, timeout: float = 1.0) -> dict[tuple[str, str], bool]:
+    """For every ordered pair of nodes, whether the first opens a TCP connection to the
+    second's peer port; one remote call per source node, all targets tried in parallel."""
+    code = (
+        "import socket,sys,threading\n"
+        "res={}\n"
+        "def go(h,p):\n"
+        "    try:\n"
+        "        socket.create_connection((h,int(p)),float(sys.argv[1])).close(); res[h]=1\n"
+        "    except OSError: res[h]=0\n"
+        "ts=[threading.Thread(target=go,args=a.split(':')) for a in sys.argv[2:]]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "print(' '.join(f'{h}={v}' for h,v in res.items()))"
+    )
+    nodes = ctx.inventory.nodes
+    by_host = {n.host: n.name for n in nodes}
+
+    async def from_node(source: NodeSpec) -> dict[tuple[str, str], bool]:
+        targets = " ".join(f"{o.host}:{o.peer_port}" for o in nodes if o.name != source.name)
+        result = await ctx.remote.run(
+            source,
+            f"/usr/bin/python3 -c {shlex.quote(code)} {timeout} {targets}",
+            timeout=timeout + 20,
+        )
+        pairs = (item.split("=") for item in result.stdout.split())
+        return {(source.name, by_host[h]): v == "1" for h, v in pairs}
+
+    found: dict[tuple[str, str], bool] = {}
+    for part in await asyncio.gather(*(from_node(n) for n in nodes)):
+        found.update(part)
+    return found
