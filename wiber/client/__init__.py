@@ -1,8 +1,19 @@
 """The asyncio client library: `Client` (discovery), `Producer`, `Consumer`."""
 
+from wiber.client.causal import CausalConsumer, CausalProducer, Sent
 from wiber.client.client import Client, bootstrap_from_env
 from wiber.client.connection import ClientError, Connection
 from wiber.client.consumer import Consumer
 from wiber.client.producer import Producer
 
-__all__ = ["Client", "ClientError", "Connection", "Consumer", "Producer", "bootstrap_from_env"]
+__all__ = [
+    "CausalConsumer",
+    "CausalProducer",
+    "Client",
+    "ClientError",
+    "Connection",
+    "Consumer",
+    "Producer",
+    "Sent",
+    "bootstrap_from_env",
+]

@@ -45,7 +45,8 @@ class Consumer:
                     yield msg
             except ClientError as e:
                 failovers += 1
-                if e.definite and e.code not in ("unavailable", "not-leader"):
+                # Elections and lost nodes pass; a bad request does not.
+                if e.code not in ("unavailable", "not-leader", "timeout", "unknown"):
                     raise
                 if failovers > self._max_failovers:
                     raise
