@@ -98,6 +98,8 @@ def claim_slot(workdir: Path, wanted: int | None = None) -> tuple[Path, int]:
     # sshd's privilege-separation dir; there is no systemd here to make it.
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     for slot in [wanted] if wanted is not None else range(MAX_SLOTS):
+        if Path(f"/sys/class/net/{bridge_name(slot)}").exists():
+            continue  # made by hand or left by a crash with its slot file gone: not ours
         try:
             fd = os.open(SLOTS / str(slot), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
