@@ -229,7 +229,9 @@ async def _cluster_down(cluster: _Cluster) -> None:
         shutil.rmtree(cluster.workdir, ignore_errors=True)
 
 
-async def _drive(spec: RunSpec, cluster: _Cluster, run_dir: RunDir) -> list[dict[str, Any]]:
+async def _drive(
+    spec: RunSpec, cluster: _Cluster, run_dir: RunDir
+) -> tuple[Workload, list[dict[str, Any]]]:
     """Install, start, run the generator; heals every fault on the way out, however it ends."""
     db = cluster.db
     await db.install()
@@ -258,7 +260,7 @@ async def _drive(spec: RunSpec, cluster: _Cluster, run_dir: RunDir) -> list[dict
         ticker = asyncio.create_task(progress.tick())
         try:
             with progress.bar:
-                return await interpreter.run(build_generator(spec, workload))
+                return workload, await interpreter.run(build_generator(spec, workload))
         finally:
             ticker.cancel()
             progress.refresh()
@@ -267,38 +269,41 @@ async def _drive(spec: RunSpec, cluster: _Cluster, run_dir: RunDir) -> list[dict
 
 
 def check(
-    spec: RunSpec,
-    workload_checkers: tuple[str, ...],
-    history: list[dict[str, Any]],
-    run_dir: RunDir,
-    model: str | None,
+    spec: RunSpec, workload: Workload, history: list[dict[str, Any]], run_dir: RunDir
 ) -> dict[str, Any]:
-    names = list(workload_checkers)
+    """The workload's checkers, and the Raft invariants when the nodes left event traces."""
+    names = list(workload.checkers)
     if any(run_dir.nodes.glob("*/trace.jsonl")):
         names.append("raft")
-    opts = {"model": model, "seconds": spec.check_time, "traces": run_dir.path}
+    opts = {
+        "model": workload.checker_opts.get("model"),
+        "seconds": spec.check_time,
+        "traces": run_dir.path,
+    }
     return run_checkers(history, names, opts)
 
 
 async def execute(spec: RunSpec) -> Outcome:
     run_dir = new_run(spec.store, spec.test)
-    run_dir.write_test({**spec.to_json(), "command": sys.argv, "started": time.time()})
+    test = {**spec.to_json(), "command": sys.argv, "started": time.time()}
+    run_dir.write_test(test)
     print(f"harness run: {run_dir.path} (seed {spec.seed})", file=sys.stderr)
     cluster = await _cluster_up(spec)
     try:
-        run_dir.write_test(
-            {**spec.to_json(), "command": sys.argv, "inventory": cluster.inventory.to_dict()}
-        )
+        run_dir.write_test({**test, "inventory": cluster.inventory.to_dict()})
         try:
-            history = await _drive(spec, cluster, run_dir)
+            workload, history = await _drive(spec, cluster, run_dir)
+        except Exception as e:
+            # No verdict, but the store says why (the history so far is on disk).
+            error = f"{type(e).__name__}: {e}"
+            run_dir.write_results({"valid": "unknown", "checkers": {}, "error": error})
+            raise
         finally:
             with contextlib.suppress(Exception):
                 await cluster.db.collect(run_dir.path)
     finally:
         await asyncio.shield(_cluster_down(cluster))
-    workload = WORKLOADS[spec.workload](WorkloadOptions(addresses=()), spec.concurrency)
-    model = workload.checker_opts.get("model")
-    results = await asyncio.to_thread(check, spec, workload.checkers, history, run_dir, model)
+    results = await asyncio.to_thread(check, spec, workload, history, run_dir)
     run_dir.write_results(results)
     report = write_report(history, results, run_dir.path, f"harness run {spec.test}")
     return Outcome(results["valid"], results, run_dir.path, report)

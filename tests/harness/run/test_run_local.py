@@ -160,3 +160,15 @@ def test_ctrl_c_heals_and_tears_down(tmp_path: Path) -> None:
     root = spec["inventory"]["nodes"][0]["root_dir"]
     assert brokers_under(root) == []
     assert not Path(root).exists()  # the run's working folder is gone too
+
+
+def test_a_cluster_that_cannot_start_is_an_error_with_the_reason_in_the_store(
+    tmp_path: Path,
+) -> None:
+    done = harness_run(tmp_path, "--setting", "debug_fault=nonsense", timeout=120)
+    assert done.returncode == 2
+    results = results_of(latest_run(tmp_path))
+    assert results["valid"] == "unknown"
+    assert "debug_fault" in results["error"]
+    spec = json.loads((latest_run(tmp_path) / "test.json").read_text())
+    assert brokers_under(spec["inventory"]["nodes"][0]["root_dir"]) == []
