@@ -110,6 +110,7 @@ class Clients:
         self._next_process = options.count
         self._next_value = 0
         self._next_read = 0
+        self._hanging = 0  # ops sent to a paused node, waiting for their timeout
         self._known_end = dict.fromkeys(TOPICS, 0)
         self.proposals: list[Entry] = []  # every entry a client got into a log
         self.slots = [Slot(n, n, rng.choice(sorted(nodes))) for n in range(options.count)]
@@ -119,7 +120,17 @@ class Clients:
             self._queue.after(self._rng.randint(*self._options.think_us), self._runner(slot))
 
     def pending(self) -> int:
-        return len(self._sends) + len(self._reads)
+        return len(self._sends) + len(self._reads) + self._hanging
+
+    def _hang(self, give_up: Callable[[], None]) -> None:
+        """A stopped process never answers: the client can only time out, not knowing."""
+        self._hanging += 1
+
+        def timeout() -> None:
+            self._hanging -= 1
+            give_up()
+
+        self._queue.after(self._options.timeout_us, timeout)
 
     def _runner(self, slot: Slot) -> Callable[[], None]:
         return lambda: self._step(slot)
@@ -161,6 +172,9 @@ class Clients:
         self._recorder.record(slot.process, "invoke", "send", value, node=node.id)
         if node.core is None:
             self._fail(slot, "send", value, node.id, "unavailable")
+            return
+        if node.paused:
+            self._hang(lambda: self._indefinite(slot, value, node.id, "timeout"))
             return
         data = encode_publish(topic, number, self._queue.now_us // 1000 << 16)
         try:
@@ -225,6 +239,9 @@ class Clients:
         self._recorder.record(slot.process, "invoke", "poll", value, node=node.id)
         if node.core is None:
             self._fail(slot, "poll", value, node.id, "unavailable")
+            return
+        if node.paused:
+            self._hang(lambda: self._fail(slot, "poll", value, node.id, "timeout"))
             return
         context = f"read-{self._next_read}".encode()
         self._next_read += 1
