@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cluster.inventory import Inventory, NodeSpec
+from harness.control import Remote
 
 PORT_STEP = 10  # client, peer, metrics, and room to spare
 
@@ -65,7 +66,7 @@ class LocalProvider:
         return await daemon_status(LocalRemote(), inventory)
 
 
-async def stop_all_daemons(remote: Any, node: NodeSpec) -> list[str]:
+async def stop_all_daemons(remote: Remote, node: NodeSpec) -> list[str]:
     """SIGKILL every daemon with a pid file under the node's root_dir/run."""
     result = await remote.run(
         node, f"ls {node.root_dir}/run 2>/dev/null | sed -n 's/\\.pid$//p'", check=False
@@ -81,7 +82,7 @@ async def stop_all_daemons(remote: Any, node: NodeSpec) -> list[str]:
     return list(names)
 
 
-async def daemon_status(remote: Any, inventory: Inventory) -> list[dict[str, Any]]:
+async def daemon_status(remote: Remote, inventory: Inventory) -> list[dict[str, Any]]:
     rows = []
     for node in inventory.nodes:
         pid = await remote.daemon_pid(node, "wiber")

@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from harness import net
 from harness.cluster import ProviderError
 from harness.cluster.inventory import Inventory
 from harness.cluster.local import daemon_status, stop_all_daemons
@@ -40,8 +41,6 @@ class SshProvider:
         return inventory
 
     async def down(self, inventory: Inventory) -> None:
-        from harness import net
-
         remote = SshRemote(inventory)
         try:
             for node in inventory.nodes:

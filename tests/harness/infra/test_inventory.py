@@ -67,3 +67,19 @@ def test_unknown_node_name_is_an_error() -> None:
 def test_unknown_provider_is_refused() -> None:
     with pytest.raises(ProviderError, match="unknown provider"):
         get_provider("carrier-pigeon")
+
+
+def test_without_root_the_default_is_local_and_netns_refuses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from harness.cluster import default_provider
+    from tests.harness.infra.helpers import netns_unavailable
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert default_provider() == "local"
+    assert netns_unavailable() == "needs root"
+    with pytest.raises(ProviderError, match="needs root"):
+        asyncio.run(get_provider("netns").up(3, tmp_path))
+    assert not (tmp_path / "inventory.yaml").exists()

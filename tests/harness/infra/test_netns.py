@@ -273,3 +273,17 @@ def test_collect_fetches_logs_and_config_over_ssh(netns_cluster: Inventory, tmp_
         folder = tmp_path / "run" / "nodes" / name
         assert (folder / "wiber.log").exists()
         assert f"id: {name}" in (folder / "cluster.yaml").read_text()
+
+
+def test_ssh_provider_adopts_a_user_written_inventory(
+    netns_cluster: Inventory, tmp_path: Path
+) -> None:
+    mine = Inventory("whatever", netns_cluster.nodes)
+    mine.dump(tmp_path / "mine.yaml")
+    provider = get_provider("ssh", inventory=tmp_path / "mine.yaml")
+    adopted = run(provider.up(2, tmp_path / "work"))
+    assert adopted.provider == "ssh"
+    assert adopted.names == ["n1", "n2"]
+    assert Inventory.load(tmp_path / "work" / "inventory.yaml") == adopted
+    rows = run(provider.status(adopted))
+    assert all(isinstance(r["pid"], int) for r in rows)
