@@ -33,19 +33,57 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--provider", choices=sorted(PROVIDERS), help="default: netns as root, else local")
     add("--inventory", type=Path, help="reuse the cluster of this inventory (no up/down)")
     add("--nodes", type=int, default=5, help="cluster size (default 5)")
-    add("--workload", choices=sorted(WORKLOADS), default="log")
+    add("--workload", choices=sorted(WORKLOADS), default="log", help="default log")
     add("--nemesis", default="", help=f"comma list of {', '.join(NEMESES)} (default: none)")
     add("--time-limit", type=float, default=60.0, metavar="S", help="main phase (default 60)")
-    add("--rate", type=float, default=100.0, metavar="R", help="client ops/s in total")
+    add(
+        "--rate", type=float, default=100.0, metavar="R", help="client ops/s in total (default 100)"
+    )
     add("--concurrency", type=int, default=5, metavar="C", help="client threads (default 5)")
     add("--seed", type=int, help="seed of the generator and nemeses (default: random)")
     add("--store", type=Path, default=DEFAULT_STORE, help="run store (default ./reports)")
-    add("--fault-hold", type=float, default=8.0, metavar="S", help="how long a fault lasts")
-    add("--fault-quiet", type=float, default=5.0, metavar="S", help="quiet time between faults")
-    add("--recovery", type=float, default=5.0, metavar="S", help="quiet time before final reads")
-    add("--final-limit", type=float, default=60.0, metavar="S", help="final phase time limit")
-    add("--op-timeout", type=float, default=8.0, metavar="S", help="one client op, retries in")
-    add("--check-time", type=float, default=120.0, metavar="S", help="linearizability budget")
+    add(
+        "--fault-hold",
+        type=float,
+        default=8.0,
+        metavar="S",
+        help="how long a fault lasts (default 8)",
+    )
+    add(
+        "--fault-quiet",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="quiet time between faults (default 5)",
+    )
+    add(
+        "--recovery",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="quiet time before final reads (default 5)",
+    )
+    add(
+        "--final-limit",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="final phase time limit (default 60)",
+    )
+    add(
+        "--op-timeout",
+        type=float,
+        default=8.0,
+        metavar="S",
+        help="one client op, retries in (default 8)",
+    )
+    add(
+        "--check-time",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="linearizability budget (default 120)",
+    )
     add("--setting", action="append", default=[], metavar="KEY=VALUE", help="node config key")
     # Testing only: a deliberately broken Wiber build (DESIGN: the harness must be able to fail).
     add("--debug-fault", choices=("ack-before-commit", "stale-reads"), help=argparse.SUPPRESS)
