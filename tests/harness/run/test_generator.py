@@ -239,3 +239,26 @@ def test_any_composition_emits_its_limit_and_never_overlaps_a_process(
     for p in crashed:
         last_info = max(i for i, op in enumerate(history) if op["process"] == p)
         assert history[last_info]["type"] == "info"
+
+
+def test_generators_are_values_asking_twice_gives_the_same_op() -> None:
+    """`op` never changes the generator it is called on: the interpreter may ask again (an op
+    whose time lies ahead is dropped and asked for later) and must get the same answer."""
+    from harness.workloads.log import LogGen
+    from harness.workloads.register import RegisterGen
+
+    gens = [
+        Limit(3, Mix([Repeat(READ), Repeat(WRITE)])),
+        Stagger(100, Repeat(READ)),
+        TimeLimit(secs(1), delay(10, Repeat(READ))),
+        LogGen(["t0", "t1"]),
+        RegisterGen(keys=3, per_key=10),
+        EachThread(once(READ)),
+        fault_cycle(["kill"], hold=10, quiet=0),
+    ]
+    for gen in gens:
+        first = gen.op(make_context(3, random.Random(9), time=50))
+        again = gen.op(make_context(3, random.Random(9), time=50))
+        assert first is not None
+        assert again is not None
+        assert first[0] == again[0], type(gen).__name__
