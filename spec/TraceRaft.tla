@@ -104,10 +104,10 @@ SendSnapshotAt(i, t) ==
 
 \* A stale leader's append or heartbeat, or a stale pre-vote, is answered with the
 \* receiver's term, which only makes the sender a follower of it.
-StaleAnswer(i, m) ==
+StaleAnswer(i, m, keep) ==
     /\ m.term < term[i]
     /\ m.type \in {"append", "heartbeat", "pre-vote"}
-    /\ messages' = messages \cup
+    /\ messages' = Consumed(m, keep) \cup
           {IF m.type = "pre-vote"
            THEN [Msg("pre-vote-resp", i, m.src, term[i]) EXCEPT !.reject = TRUE]
            ELSE Msg("append-resp", i, m.src, term[i])}
@@ -115,14 +115,14 @@ StaleAnswer(i, m) ==
 
 \* A voter may refuse a vote Raft.tla would grant: the core also refuses while it knows a
 \* leader of the term (etcd raft), which the spec does not track. Refusing is always safe.
-RefuseVote(i, m) ==
+RefuseVote(i, m, keep) ==
     /\ m.type \in {"vote", "pre-vote"}
     /\ m.term >= term[i]
     /\ term' = [term EXCEPT ![i] = IF m.type = "vote" THEN m.term ELSE @]
     /\ vote' = [vote EXCEPT ![i] = IF m.type = "vote" THEN VoteSeen(i, m) ELSE @]
     /\ role' = [role EXCEPT ![i] = IF m.type = "vote" THEN RoleSeen(i, m) ELSE @]
     /\ pendingRead' = [pendingRead EXCEPT ![i] = IF m.type = "vote" /\ Bumps(i, m) THEN Nil ELSE @]
-    /\ messages' = messages \cup
+    /\ messages' = Consumed(m, keep) \cup
           {[Msg(m.type \o "-resp", i, m.src, IF m.type = "vote" THEN m.term ELSE term[i])
               EXCEPT !.reject = TRUE]}
     /\ UNCHANGED <<commit, log, snapshotIndex, votes, leaderVars, client, restarts, readSeq,
@@ -138,16 +138,19 @@ GiveUp(i) ==
 -----------------------------------------------------------------------------
 (* One trace line *)
 
-\* A receive: the node's state before it, then Raft.tla's handling of that message (kept
-\* in the network). A message the core ignores is one the network lost.
+\* A receive: the node's state before it, then Raft.tla's handling of that message. A
+\* message the core ignores is one the network lost (DropMessage).
+Lost(m) == IF Line.keep THEN Stutter ELSE DropMessage(m)
+
 Handles(i, m) ==
     IF m.term < term[i]
-    THEN IF Line.answered THEN StaleAnswer(i, m) ELSE Stutter
+    THEN IF Line.answered THEN StaleAnswer(i, m, Line.keep) ELSE Lost(m)
     ELSE IF m.type \in {"vote", "pre-vote"} /\ ~Line.answered
-         THEN Stutter   \* the leader lease: a (pre-)vote ignored
+         THEN Lost(m)   \* the leader lease: a (pre-)vote ignored
          ELSE IF m.type \in {"vote", "pre-vote"} /\ Line.refused
-              THEN RefuseVote(i, m)
-              ELSE IF ENABLED Handle(i, m, TRUE) THEN Handle(i, m, TRUE) ELSE Stutter
+              THEN RefuseVote(i, m, Line.keep)
+              ELSE IF ENABLED Handle(i, m, Line.keep) THEN Handle(i, m, Line.keep)
+                   ELSE Lost(m)
 
 Receive1 ==
     /\ Before(Node, Seen)

@@ -21,6 +21,7 @@ import argparse
 import heapq
 import json
 import re
+import resource
 import shutil
 import sys
 import tempfile
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from spec.tlc_runner import TlcOptions, ToolMissing, run_tlc
+from wiber.core.raft import RaftCore
+from wiber.core.types import Config, LogStorage
 
 SPEC_DIR = Path(__file__).resolve().parent
 ACCEPT_INVARIANT = "NotFullyMatched"
@@ -118,6 +121,27 @@ def load_traces(paths: Iterable[Path]) -> list[Event]:
     return merge(streams)
 
 
+class TracedCores:
+    """A core factory (`wiber.sim` CoreFactory) whose cores trace into one shared list, in
+    the order the steps ran; a core built again for a node notes a restart."""
+
+    def __init__(self, core_class: type[RaftCore] = RaftCore) -> None:
+        self.core_class = core_class
+        self.events: list[Event] = []
+        self._booted: set[str] = set()
+
+    def __call__(
+        self, config: Config, storage: LogStorage, rng: Any, applied: int = 0
+    ) -> RaftCore:
+        core = self.core_class(config, storage, rng, applied)
+        core.tracer.enabled = True
+        core.tracer.events = self.events  # never taken: the list is the global order
+        if core.id in self._booted:
+            core.tracer.note("restart")
+        self._booted.add(core.id)
+        return core
+
+
 # -- the TLA+ trace module -------------------------------------------------------------------------
 
 
@@ -151,9 +175,25 @@ def _answer(events: list[Event], at: int) -> Event | None:
     return None
 
 
+def _received_again(events: list[Event]) -> set[int]:
+    """Receives of a message that a later line receives again (the network duplicated it,
+    or the sender sent an identical one): TraceRaft keeps those in the network."""
+    later: set[str] = set()
+    again: set[int] = set()
+    for at in range(len(events) - 1, -1, -1):
+        event = events[at]
+        if event["event"] == "receive":
+            key = json.dumps(event["msg"], sort_keys=True)
+            if key in later:
+                again.add(at)
+            later.add(key)
+    return again
+
+
 def trace_lines(events: list[Event]) -> list[Event]:
     """The records TraceRaft.tla reads: only the fields it knows, `answered` on receives."""
     lines: list[Event] = []
+    again = _received_again(events)
     for at, event in enumerate(events):
         line: Event = {"event": event["event"], "node": str(event["node"])}
         if "state" in event:
@@ -164,6 +204,7 @@ def trace_lines(events: list[Event]) -> list[Event]:
             answer = _answer(events, at)
             line["answered"] = answer is not None
             line["refused"] = answer is not None and bool(answer.get("reject"))
+            line["keep"] = at in again
         lines.append(line)
     return lines
 
@@ -215,6 +256,7 @@ class Verdict:
     status: Status
     events: int
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # TLC's own CPU time: wall time on a shared machine misleads
     line: int | None = None  # 1-based line of the trace that no behaviour explains
     record: Event | None = None  # that line, as TraceRaft read it
     spec_state: str = ""  # the node's state in the spec when it got stuck
@@ -233,6 +275,7 @@ class Verdict:
             "valid": {"accepted": True, "error": "unknown"}.get(self.status, False),
             "events": self.events,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "line": self.line,
             "record": self.record,
             "spec_state": self.spec_state,
@@ -242,7 +285,10 @@ class Verdict:
         }
 
     def summary(self) -> str:
-        head = f"trace validation: {self.status} ({self.events} events, {self.seconds:.1f} s)"
+        head = (
+            f"trace validation: {self.status} ({self.events} events, {self.seconds:.1f} s, "
+            f"{self.cpu_seconds:.1f} s CPU)"
+        )
         if self.status == "rejected":
             return (
                 f"{head}\nrejected at line {self.line}: {json.dumps(self.record)}\n"
@@ -297,16 +343,24 @@ def validate_events(
         write_module(lines, work, pre_vote)
         if keep is not None:
             shutil.copytree(work, keep, dirs_exist_ok=True)
+        cpu_before = _children_cpu()
         try:
             result = run_tlc(TlcOptions(spec=work / "TraceRaft.tla", timeout=timeout))
         except ToolMissing as missing:
             return Verdict("error", len(lines), detail=str(missing))
+        cpu = _children_cpu() - cpu_before
     verdict = verdict_from(result.output, result.violated, result.tlc_status, lines)
     if verdict.status == "violated" and result.trace:
         found = _LINE_VAR.match(result.trace[-1].variables.get("l", ""))
         verdict.line = int(found.group(1)) - 1 if found else None
     verdict.seconds, verdict.states = result.seconds, result.distinct_states
+    verdict.cpu_seconds = cpu
     return verdict
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def validate_files(paths: Sequence[Path], **options: Any) -> Verdict:

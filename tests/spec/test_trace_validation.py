@@ -1,0 +1,113 @@
+"""TraceRaft.tla against the core's own event traces (issue 10): faulty runs are accepted,
+mutated traces are rejected at the mutated line, and a core that votes twice is caught.
+
+Each test runs TLC once (seconds to tens of seconds on this shared machine)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pytest
+
+from spec.trace import Event, TracedCores, Verdict, validate_events
+from tests.core.cluster import Cluster, SafetyViolation
+from tests.mutants import DoubleVote
+from wiber.core.raft import RaftCore
+
+FAULTY_SEED, FAULTY_STEPS = 3, 600  # drops, duplicates, partitions, crashes, transfers, reads
+DOUBLE_VOTE_SEED = 4  # the mutant grants a second vote in a term within 60 steps
+
+
+class NoMembership(Cluster):
+    """Raft.tla's trace configuration has Membership off."""
+
+    def change_membership(self) -> None:
+        return
+
+
+def record(seed: int, steps: int, core_class: type[RaftCore] = RaftCore) -> list[Event]:
+    cores = TracedCores(core_class)
+    cluster = NoMembership(3, seed, cores)  # type: ignore[arg-type]
+    try:
+        cluster.run(steps)
+    except SafetyViolation:
+        pass  # a broken core: the trace up to the violation is what validation gets
+    return cores.events
+
+
+@pytest.fixture(scope="module")
+def faulty() -> list[Event]:
+    return record(FAULTY_SEED, FAULTY_STEPS)
+
+
+def first(events: list[Event], wanted: Callable[[Event], bool], after: int = 10) -> int:
+    return next(i for i, e in enumerate(events) if i >= after and wanted(e))
+
+
+def rejected_at(verdict: Verdict) -> int | None:
+    assert verdict.status == "rejected", verdict.summary() + verdict.output[-2000:]
+    return verdict.line
+
+
+def test_a_faulty_cluster_run_is_accepted(faulty: list[Event]) -> None:
+    verdict = validate_events(faulty)
+    assert verdict.status == "accepted", verdict.summary() + verdict.output[-2000:]
+    assert verdict.events == len(faulty) > 200
+    kinds = {e["msg"]["type"] for e in faulty if "msg" in e}
+    assert {"pre-vote", "vote", "append", "heartbeat"} <= kinds
+
+
+def follower(e: Event) -> bool:
+    return bool(e.get("state", {}).get("role") == "follower")
+
+
+def test_term_bumped_is_rejected_at_that_line(faulty: list[Event]) -> None:
+    mutated = copy.deepcopy(faulty)
+    at = first(mutated, lambda e: e["event"] == "send" and follower(e))
+    mutated[at]["state"]["term"] += 1
+    assert rejected_at(validate_events(mutated)) == at + 1
+
+
+def test_commit_raised_is_rejected_at_that_line(faulty: list[Event]) -> None:
+    mutated = copy.deepcopy(faulty)
+    at = first(mutated, lambda e: e["event"] == "receive" and follower(e))
+    mutated[at]["state"]["commit"] += 1
+    assert rejected_at(validate_events(mutated)) == at + 1
+
+
+def test_vote_flipped_is_rejected_at_that_line(faulty: list[Event]) -> None:
+    mutated = copy.deepcopy(faulty)
+    at = first(mutated, lambda e: e["event"] == "receive" and follower(e) and e["state"]["vote"])
+    voted = mutated[at]["state"]["vote"]
+    mutated[at]["state"]["vote"] = next(n for n in ("n1", "n2", "n3") if n != voted)
+    assert rejected_at(validate_events(mutated)) == at + 1
+
+
+def test_entry_changed_is_rejected_at_that_line(faulty: list[Event]) -> None:
+    mutated = copy.deepcopy(faulty)
+    at = first(
+        mutated,
+        lambda e: e["event"] == "send" and e["msg"]["type"] == "append" and e["msg"]["index"] > 0,
+    )
+    mutated[at]["msg"]["log_term"] += 1  # the term of the entry before the batch
+    assert rejected_at(validate_events(mutated)) == at + 1
+
+
+def test_a_core_that_votes_twice_in_a_term_is_rejected_where_it_does() -> None:
+    events = record(DOUBLE_VOTE_SEED, 60, DoubleVote)
+    verdict = validate_events(events)
+    line = rejected_at(verdict)
+    assert line is not None and verdict.record is not None
+    record_ = verdict.record
+    assert record_["event"] == "send" and record_["msg"]["type"] == "vote-resp"
+    assert record_["msg"]["reject"] is False
+    assert record_["state"]["vote"] == record_["msg"]["dst"]  # the core voted again
+    # the request it answers found it already voting for another node (itself, perhaps)
+    asked = next(
+        e
+        for e in reversed(events[: line - 1])
+        if e["node"] == record_["node"] and e["event"] == "receive"
+    )
+    assert asked["msg"]["term"] == asked["state"]["term"] == record_["msg"]["term"]
+    assert asked["state"]["vote"] not in (None, record_["msg"]["dst"])
