@@ -47,7 +47,7 @@ def test_partition_for_60_s_on_5_nodes_exits_0_and_writes_the_report(tmp_path: P
     history = (latest / "history.jsonl").read_text()
     assert '"nemesis":"partition"' in history
     # The run's own hosts are gone (other tests may have namespaces of their own meanwhile).
-    slot = spec["inventory"]["extra"]["slot"]
+    slot = spec["inventory"]["slot"]
     assert not {namespace(slot, i) for i in range(1, 6)} & namespaces()
 
 
