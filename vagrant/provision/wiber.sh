@@ -26,7 +26,8 @@ else
     "$venv/bin/python" -m pip install -q --no-index --find-links "$wheelhouse" \
         --force-reinstall wiber
     echo "$want" >"$stamp"
-    echo "wiber: installed $("$venv/bin/wiber" --version 2>/dev/null || echo from "$wheelhouse")"
+    version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("wiber"))')
+    echo "wiber: installed wiber $version from $wheelhouse"
 fi
 install -d -m 0755 /usr/local/bin
 if [ "$(readlink /usr/local/bin/wiber || true)" != "$venv/bin/wiber" ]; then
