@@ -7,7 +7,6 @@ cluster serves every nemesis test of a module and is torn down at the end.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,10 +29,11 @@ def netns_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventor
         run(provider.down(inventory))
 
 
-@pytest.fixture
-def local_cluster(tmp_path: Path) -> Iterator[Inventory]:
+@pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
+    """Three local nodes, shared by a module's tests: each test heals what it breaks."""
     provider = get_provider("local")
-    inventory = run(provider.up(3, tmp_path / "cluster"))
+    inventory = run(provider.up(3, tmp_path_factory.mktemp("local-cluster")))
     try:
         run(start_cluster(inventory))
         yield inventory
