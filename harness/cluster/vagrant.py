@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cluster import ProviderError
 from harness.cluster.inventory import Inventory, NodeSpec
 
 VAGRANT_DIR = Path(__file__).resolve().parents[2] / "vagrant"
@@ -29,8 +30,8 @@ DEFAULT_LXC_BRIDGE = "wibervbr0"
 SHARED_KERNEL = frozenset({"lxc", "docker"})
 
 
-class VagrantError(Exception):
-    pass
+class VagrantError(ProviderError):
+    """A `vagrant` command failed or printed what we cannot read; the message says which."""
 
 
 @dataclass(frozen=True)
