@@ -49,17 +49,31 @@ class Delay:
     async def _start_one(
         self, ctx: NemesisContext, node: NodeSpec, delay_ms: float, jitter_ms: float, seed: int
     ) -> None:
-        script = f"{node.root_dir}/bin/nfq_holder.py"
-        await ctx.remote.run(node, f"mkdir -p {shlex.quote(node.root_dir)}/bin")
-        await ctx.remote.upload(node, HOLDER, script)
+        if ctx.inventory.extra.get("shared_fs"):
+            script = str(HOLDER)
+        else:
+            script = f"{node.root_dir}/bin/nfq_holder.py"
+            await ctx.remote.run(node, f"mkdir -p {shlex.quote(node.root_dir)}/bin")
+            await ctx.remote.upload(node, HOLDER, script)
+        log = f"{node.root_dir}/logs/{DAEMON}.log"
+        await ctx.remote.run(
+            node, f"mkdir -p $(dirname {shlex.quote(log)}) && : > {shlex.quote(log)}"
+        )
         await ctx.remote.start_daemon(
             node,
             DAEMON,
             f"/usr/bin/python3 {shlex.quote(script)} --queue {QUEUE} "
             f"--delay-ms {delay_ms} --jitter-ms {jitter_ms} --seed {seed}",
-            logfile=f"{node.root_dir}/logs/{DAEMON}.log",
+            logfile=log,
         )
-        await asyncio.sleep(0.2)  # let the holder bind before packets are queued to it
+        # Rules go in only once the holder has bound the queue (it says so in its log), so
+        # that the fault is in force when start returns, not some time later.
+        await ctx.remote.run(
+            node,
+            f"for i in $(seq 200); do grep -q '^holding' {shlex.quote(log)} && exit 0; "
+            f"sleep 0.05; done; cat {shlex.quote(log)}; exit 1",
+            timeout=30,
+        )
         others = [o.host for o in ctx.inventory.nodes if o.name != node.name]
         rules = [f"-s {host} -j NFQUEUE --queue-num {QUEUE} --queue-bypass" for host in others]
         await net.add_rules(ctx.remote, node, net.DELAY_CHAIN, rules)
