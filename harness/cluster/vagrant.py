@@ -11,9 +11,11 @@ provisioning authorized. Everything after `up` reads only the inventory, as for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +49,11 @@ Runner = Callable[[Sequence[str], Path, Mapping[str, str], float], Awaitable[Com
 async def run_command(
     argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
 ) -> Completed:
-    """Run one command to completion; the default `Runner` (tests inject a fake one)."""
+    """Run one command to completion; the default `Runner` (tests inject a fake one).
+
+    The command gets its own process group: on a timeout or a cancelled run, Vagrant and the
+    hypervisor tools it started are stopped together instead of left running.
+    """
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -55,15 +61,30 @@ async def run_command(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        await _stop_group(proc)
         raise VagrantError(f"{shlex.join(argv)}: no result after {timeout:.0f} s") from None
+    except asyncio.CancelledError:
+        await _stop_group(proc)
+        raise
     code = proc.returncode if proc.returncode is not None else -1
     return Completed(code, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+async def _stop_group(proc: asyncio.subprocess.Process, grace: float = 30) -> None:
+    """SIGINT first (Vagrant then cleans up after itself), SIGKILL if it does not end."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), wait)
+            return
+        except TimeoutError:
+            continue
 
 
 @dataclass(frozen=True)

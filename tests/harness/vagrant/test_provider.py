@@ -11,7 +11,7 @@ import pytest
 
 from harness.cluster import get_provider
 from harness.cluster.inventory import Inventory
-from harness.cluster.vagrant import Completed, VagrantError, VagrantProvider
+from harness.cluster.vagrant import Completed, VagrantError, VagrantProvider, run_command
 from tests.harness.vagrant.samples import (
     LXC_SSH_CONFIG,
     STATUS_NOT_CREATED,
@@ -162,3 +162,19 @@ def test_get_provider_finds_the_vagrant_provider(tmp_path: Path) -> None:
     found = get_provider("vagrant", vagrant_dir=tmp_path, install_wheels=False)
     assert isinstance(found, VagrantProvider)
     assert found.name == "vagrant"
+
+
+def test_run_command_returns_code_and_output(tmp_path: Path) -> None:
+    done = asyncio.run(
+        run_command(["sh", "-c", 'echo "$X"; echo oops >&2; exit 3'], tmp_path, {"X": "hi"}, 30)
+    )
+    assert done == Completed(3, "hi\n", "oops\n")
+
+
+def test_run_command_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = f'sh -c "echo \\$\\$ > {pid_file}; sleep 30; true"; true'
+    with pytest.raises(VagrantError, match="no result after"):
+        asyncio.run(run_command(["sh", "-c", script], tmp_path, {}, 1))
+    grandchild = int(pid_file.read_text())
+    assert not Path(f"/proc/{grandchild}").exists()
