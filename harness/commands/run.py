@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from harness.cluster import PROVIDERS, default_provider
-from harness.nemesis import NEMESES, NETWORK_NEMESES
+from harness.nemesis import NEMESES, NETWORK_NEMESES, TARGET_SPECS
 from harness.store import DEFAULT_STORE
 from harness.workloads import WORKLOADS
 from harness.workloads.runner import RunSpec, execute
@@ -42,6 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--concurrency", type=int, default=5, metavar="C", help="client threads (default 5)")
     add("--seed", type=int, help="seed of the generator and nemeses (default: random)")
     add("--store", type=Path, default=DEFAULT_STORE, help="run store (default ./reports)")
+    add(
+        "--nemesis-targets",
+        choices=TARGET_SPECS,
+        help="which nodes every fault hits (default: each nemesis picks)",
+    )
     add(
         "--fault-hold",
         type=float,
@@ -135,6 +140,7 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
         op_timeout=args.op_timeout,
         check_time=args.check_time,
         settings=parse_settings(args.setting, args.debug_fault),
+        targets=args.nemesis_targets,
     )
 
 

@@ -6,28 +6,32 @@ for `hold` ns, `stop` it. `final_heal` stops every kind, for the phase after the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from harness.generator.combinators import Cycle, Sleep
 from harness.generator.core import Context, GenLike, Op
 
 
-def start_op(name: str) -> Op:
-    return {"f": "start", "value": {"nemesis": name}}
+def start_op(name: str, options: Mapping[str, Any] | None = None) -> Op:
+    return {"f": "start", "value": {**(options or {}), "nemesis": name}}
 
 
 def stop_op(name: str) -> Op:
     return {"f": "stop", "value": {"nemesis": name}}
 
 
-def fault_cycle(names: Sequence[str], *, hold: int, quiet: int) -> Cycle:
+def fault_cycle(
+    names: Sequence[str], *, hold: int, quiet: int, options: Mapping[str, Any] | None = None
+) -> Cycle:
+    """`options` go into every start op's value (e.g. `{"targets": "leader"}`)."""
     if not names:
         raise ValueError("a fault schedule needs at least one nemesis")
     kinds = tuple(names)
 
     def one_fault(ctx: Context) -> GenLike:
         name = ctx.rng.choice(kinds)
-        return [Sleep(quiet), start_op(name), Sleep(hold), stop_op(name)]
+        return [Sleep(quiet), start_op(name, options), Sleep(hold), stop_op(name)]
 
     return Cycle(one_fault)
 

@@ -67,6 +67,7 @@ class RunSpec:
     op_timeout: float = 8.0
     check_time: float = 120.0
     settings: dict[str, Any] = field(default_factory=dict)
+    targets: str | None = None  # node-target spec for every fault (None: each nemesis's own)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -128,7 +129,10 @@ def build_generator(spec: RunSpec, workload: Workload) -> Generator:
     main: Any = rate(spec.rate, workload.generator)
     if spec.nemeses:
         schedule = fault_cycle(
-            spec.nemeses, hold=secs(spec.fault_hold), quiet=secs(spec.fault_quiet)
+            spec.nemeses,
+            hold=secs(spec.fault_hold),
+            quiet=secs(spec.fault_quiet),
+            options={"targets": spec.targets} if spec.targets else None,
         )
         main = with_nemesis(main, schedule)
     else:

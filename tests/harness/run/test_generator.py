@@ -262,3 +262,10 @@ def test_generators_are_values_asking_twice_gives_the_same_op() -> None:
         assert first is not None
         assert again is not None
         assert first[0] == again[0], type(gen).__name__
+
+
+def test_fault_options_reach_every_start_op() -> None:
+    schedule = Limit(4, fault_cycle(["kill"], hold=1, quiet=0, options={"targets": "leader"}))
+    history = simulate(nemesis(schedule), concurrency=0, nemesis=True)
+    starts = [op["value"] for op in invokes(history) if op["f"] == "start"]
+    assert starts == [{"nemesis": "kill", "targets": "leader"}] * 2
