@@ -43,7 +43,7 @@ class NetnsProvider:
         if not 1 <= nodes <= 9:
             raise ProviderError(f"--nodes must be between 1 and 9, not {nodes}")
         workdir, slot = claim_slot(workdir, self.slot)
-        inventory = _inventory(slot, nodes, workdir)
+        inventory = plan_inventory(slot, nodes, workdir)
         inventory.dump(workdir / "inventory.yaml")
         try:
             await _create(inventory)
@@ -110,7 +110,8 @@ def claim_slot(workdir: Path, wanted: int | None = None) -> tuple[Path, int]:
     raise ProviderError(f"no free netns slot (see {SLOTS}; `harness cluster down` old clusters)")
 
 
-def _inventory(slot: int, count: int, workdir: Path) -> Inventory:
+def plan_inventory(slot: int, count: int, workdir: Path) -> Inventory:
+    """The inventory of slot `slot`: written to disk before anything is created."""
     key = str(workdir / "ssh" / "id_ed25519")
     nodes = tuple(
         NodeSpec(

@@ -17,7 +17,14 @@ import pytest
 from harness import net
 from harness.cluster import get_provider
 from harness.cluster.inventory import Inventory
-from harness.cluster.netns import PREFIX, SLOTS, bridge_name, claim_slot, namespace
+from harness.cluster.netns import (
+    PREFIX,
+    SLOTS,
+    bridge_name,
+    claim_slot,
+    namespace,
+    plan_inventory,
+)
 from harness.nemesis import NemesisContext, get_nemesis
 from harness.nemesis.delay import DAEMON as HOLDER
 from tests.harness.infra.helpers import (
@@ -118,9 +125,7 @@ def test_down_cleans_up_after_an_interrupted_up(tmp_path: Path) -> None:
         ["ip", "netns", "exec", ns, "sleep", "300", str(workdir)], start_new_session=True
     )
     try:
-        from harness.cluster.netns import _inventory
-
-        partial = _inventory(slot, 3, workdir)
+        partial = plan_inventory(slot, 3, workdir)
         run(provider.down(partial))
         sleeper.wait(timeout=10)
         assert nothing_left(slot, workdir) == {}
