@@ -103,6 +103,7 @@ class Interpreter:
         nemesis: NemesisDriver | None = None,
         rng: random.Random | None = None,
         op_timeout: float = 10.0,
+        nemesis_timeout: float = 180.0,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.open_client = open_client
@@ -110,6 +111,7 @@ class Interpreter:
         self.nemesis = nemesis
         self.rng = rng or random.Random(0)
         self.op_timeout = op_timeout
+        self.nemesis_timeout = nemesis_timeout
         self.clock = clock
         self.threads = _Threads.make(concurrency, nemesis is not None)
         self.clients: dict[Thread, tuple[Any, Client]] = {}
@@ -117,7 +119,7 @@ class Interpreter:
         self.wake = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.outstanding = 0  # ops invoked and not yet completed
-        self.started: dict[asyncio.Task[None], float] = {}  # client ops: when each began
+        self.started: dict[asyncio.Task[None], float] = {}  # op -> when it times out
         self.expired: set[asyncio.Task[None]] = set()  # cancelled by the watchdog
         self.origin = clock()
 
@@ -160,8 +162,8 @@ class Interpreter:
         task = asyncio.create_task(self._execute(thread, op))
         self.tasks.add(task)
         task.add_done_callback(self._forget)
-        if thread != NEMESIS:
-            self.started[task] = asyncio.get_running_loop().time()
+        limit = self.nemesis_timeout if thread == NEMESIS else self.op_timeout
+        self.started[task] = asyncio.get_running_loop().time() + limit
         return gen
 
     async def _wait(self, gen: Generator | None, ns: int | None) -> Generator | None:
@@ -205,16 +207,16 @@ class Interpreter:
         self._arrive(thread, _completion(op, reply))
 
     async def _watchdog(self) -> None:
-        """Cancels client ops running longer than `op_timeout`: they complete as info.
-
-        One periodic scan instead of a timer per op keeps the per-op cost low."""
+        """Cancels ops running past their limit (`op_timeout`, or `nemesis_timeout` for the
+        nemesis): they complete as info. One periodic scan instead of a timer per op keeps the
+        per-op cost low."""
         loop = asyncio.get_running_loop()
         period = min(0.1, self.op_timeout / 4)
         while True:
             await asyncio.sleep(period)
-            cutoff = loop.time() - self.op_timeout
-            for task, started in list(self.started.items()):
-                if started <= cutoff and task not in self.expired:
+            now = loop.time()
+            for task, deadline in list(self.started.items()):
+                if deadline <= now and task not in self.expired:
                     self.expired.add(task)
                     task.cancel()
 

@@ -155,3 +155,21 @@ def test_interrupting_a_run_completes_in_flight_ops_as_info() -> None:
     assert [op["type"] for op in history].count("invoke") == 2
     completions = [op for op in history if op["type"] != "invoke"]
     assert [op["error"] for op in completions] == ["interrupted", "interrupted"]
+
+
+class HangingNemesis:
+    async def invoke(self, op: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(30)
+        return {"type": "info"}
+
+
+def test_a_hung_nemesis_op_times_out_as_info_and_the_run_goes_on() -> None:
+    gen = any_of(
+        clients(Limit(3, Repeat({"f": "read"}))),
+        nemesis(once({"f": "start", "value": {"nemesis": "pause"}})),
+    )
+    history = run(gen, nemesis=HangingNemesis(), nemesis_timeout=0.1, op_timeout=0.4)
+    nem = [op for op in history if op["process"] == "nemesis"]
+    assert [op["type"] for op in nem] == ["invoke", "info"]
+    assert nem[1]["error"] == "timeout"
+    assert sum(op["type"] == "ok" for op in history) == 3
