@@ -99,12 +99,14 @@ Publish(p, t) ==
     /\ nextSeq[p] <= MaxSeq
     /\ Cardinality(Unacked(p)) < Window
     /\ pending' = [pending EXCEPT ![p] = (nextSeq[p] :> NewMessage(p, t)) @@ @]
-    /\ committed' = Append(committed, NewMessage(p, t))
+    /\ \/ committed' = Append(committed, NewMessage(p, t))
+       \/ UNCHANGED committed  \* the request was lost before it reached the leader
     /\ nextSeq' = [nextSeq EXCEPT ![p] = @ + 1]
     /\ UNCHANGED <<applied, topicLog, lastSeq, brokerHlc, replies, acks, seen, clientHlc,
                    subscriberVars, groupVars>>
 
 \* A proposal that never committed, or whose ack was lost, is sent again.
+\* A lost first send lets a later pipelined message commit first: a sequence gap.
 Retry(p, k) ==
     /\ k \in Unacked(p)
     /\ committed' = Append(committed, pending[p][k])

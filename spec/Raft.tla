@@ -454,6 +454,11 @@ HandleTimeoutNow(i, m, keep) ==
 (* ReadIndex: a read may be served at the commit index once a quorum has confirmed, *)
 (* after the read arrived, that the leader is still the leader.                      *)
 
+\* Every entry committed anywhere, as <<index, term>>: a read must see the writes that
+\* completed before it (committed is the stronger, state-level form of acknowledged).
+CommittedEntries == UNION {{<<k, log[j][k].term>> : k \in 1..commit[j]} : j \in Server}
+EntriesUpTo(i, n) == {<<k, log[i][k].term>> : k \in 1..n}
+
 HasCommittedInTerm(i) == commit[i] > 0 /\ LogTerm(i, commit[i]) = term[i]
 
 ReadRequest(i) ==
@@ -464,7 +469,7 @@ ReadRequest(i) ==
     /\ readSeq' = readSeq + 1
     /\ pendingRead' = [pendingRead EXCEPT ![i] =
                           [index |-> commit[i], context |-> readSeq + 1, acks |-> {i},
-                           mustSee |-> Acked]]
+                           mustSee |-> CommittedEntries]]
     /\ Broadcast({[Msg("heartbeat", i, j, term[i]) EXCEPT
                      !.commit = Min(matchIndex[i][j], commit[i]), !.context = readSeq + 1]
                     : j \in Config(i) \ {i}})
@@ -492,7 +497,7 @@ ServeRead(i) ==
     /\ pendingRead[i] # Nil
     /\ IsQuorum(pendingRead[i].acks, Config(i))
     /\ served' = served \cup {[mustSee |-> pendingRead[i].mustSee,
-                               saw |-> Values(SubSeq(log[i], 1, pendingRead[i].index))]}
+                               saw |-> EntriesUpTo(i, pendingRead[i].index)]}
     /\ pendingRead' = [pendingRead EXCEPT ![i] = Nil]
     /\ UNCHANGED <<messages, serverVars, votes, leaderVars, client, restarts, readSeq>>
 
@@ -601,7 +606,7 @@ AckedValueNotLost ==
         role[i] = "leader" /\ (\A j \in Server : term[j] <= term[i]) =>
             \A v \in Acked : InLog(v, log[i])
 
-\* A read served through ReadIndex saw every value acknowledged before it arrived.
+\* A read served through ReadIndex saw every entry committed before it arrived.
 ReadIndexLinearizable == \A r \in served : r.mustSee \subseteq r.saw
 
 -----------------------------------------------------------------------------

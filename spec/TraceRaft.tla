@@ -230,6 +230,21 @@ Stuck ==
                  last_index |-> LastIndex(Node), commit |-> commit[Node]]>>)
     /\ FALSE
 
+-----------------------------------------------------------------------------
+(* Raft.tla's LogMatching and AckedValueNotLost, restated to cost time linear in the *)
+(* logs' length on every state of a long trace: agreeing terms at k imply agreeing  *)
+(* entries at k and agreeing terms at k - 1, which by induction is the whole prefix. *)
+
+LogMatchingLinear ==
+    \A i, j \in Server : \A k \in 1..Min(LastIndex(i), LastIndex(j)) :
+        log[i][k].term = log[j][k].term =>
+            /\ log[i][k] = log[j][k]
+            /\ k > 1 => log[i][k - 1].term = log[j][k - 1].term
+
+AckedValueNotLostLinear ==
+    \A i \in Server :
+        role[i] = "leader" /\ (\A j \in Server : term[j] <= term[i]) => Acked \subseteq Values(log[i])
+
 TraceInit == Init /\ l = 1 /\ nv = 0
 
 TraceNext == TraceStep \/ Silent \/ Stuck

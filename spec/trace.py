@@ -130,9 +130,7 @@ class TracedCores:
         self.events: list[Event] = []
         self._booted: set[str] = set()
 
-    def __call__(
-        self, config: Config, storage: LogStorage, rng: Any, applied: int = 0
-    ) -> RaftCore:
+    def __call__(self, config: Config, storage: LogStorage, rng: Any, applied: int = 0) -> RaftCore:
         core = self.core_class(config, storage, rng, applied)
         core.tracer.enabled = True
         core.tracer.events = self.events  # never taken: the list is the global order
