@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from spec.tlc_output import TlcResult, parse_output
 
@@ -98,7 +99,7 @@ def _communicate(process: subprocess.Popen[str], timeout: float | None) -> tuple
 def run_tlc(options: TlcOptions) -> TlcResult:
     """Run TLC and parse its output. Raises ToolMissing when java or the jar is absent."""
     java, jar = find_java(), find_jar()
-    mode = "simulate" if options.simulate else "model-check"
+    mode: Literal["model-check", "simulate"] = "simulate" if options.simulate else "model-check"
     config = options.config or options.spec.with_suffix(".cfg")
     if not options.spec.is_file() or not config.is_file():
         missing = options.spec if not options.spec.is_file() else config

@@ -167,8 +167,8 @@ RAFT_MUTANTS = (
         INVARIANT,
         (
             (
-                "/\\ client' = [client EXCEPT ![v] = \"sent\"]",
-                "/\\ client' = [client EXCEPT ![v] = \"acked\"]",
+                '/\\ client\' = [client EXCEPT ![v] = "sent"]',
+                '/\\ client\' = [client EXCEPT ![v] = "acked"]',
             ),
         ),
     ),
@@ -303,7 +303,8 @@ ORDERING_MUTANTS = (
             (
                 "OffsetOf(m) ==",
                 "Appended(m) == \\E k \\in 1..Len(topicLog[m.topic]) :\n"
-                "    topicLog[m.topic][k].producer = m.producer /\\ topicLog[m.topic][k].seq = m.seq\n"
+                "    /\\ topicLog[m.topic][k].producer = m.producer\n"
+                "    /\\ topicLog[m.topic][k].seq = m.seq\n"
                 "OffsetOf(m) ==",
             ),
             (
@@ -364,7 +365,7 @@ ORDERING_MUTANTS = (
         "MessageOrdering",
         "HLCMonotone",
         INVARIANT,
-        (("offset |-> Len(@), hlc |-> Max(brokerHlc, m.hlc) + 1", "offset |-> Len(@), hlc |-> m.hlc"),),
+        (("hlc |-> Max(brokerHlc, m.hlc) + 1,\n", "hlc |-> m.hlc,\n"),),
     ),
     Mutant(
         "retry-restamps-stored-message",
@@ -376,7 +377,8 @@ ORDERING_MUTANTS = (
                 "    /\\ replies' = replies \\cup {Ack(m, m.topic, OffsetOf(m))}\n"
                 "    /\\ UNCHANGED <<topicLog, lastSeq, brokerHlc>>",
                 "    /\\ replies' = replies \\cup {Ack(m, m.topic, OffsetOf(m))}\n"
-                "    /\\ topicLog' = [topicLog EXCEPT ![m.topic][OffsetOf(m) + 1].hlc = brokerHlc + 1]\n"
+                "    /\\ topicLog' =\n"
+                "        [topicLog EXCEPT ![m.topic][OffsetOf(m) + 1].hlc = brokerHlc + 1]\n"
                 "    /\\ brokerHlc' = brokerHlc + 1\n"
                 "    /\\ UNCHANGED lastSeq",
             ),
