@@ -86,7 +86,7 @@ async def start_cluster(inventory: Inventory, **db_options: Any) -> None:
         assert await wait_for(has_leader, 30), "no leader elected"
 
 
-async def can_connect(ctx: NemesisContext, source: str, target: str, timeout: float = 1.0) -> bool:
+async def can_connect(ctx: NemesisContext, source: str, target: str, timeout: float = 3.0) -> bool:
     """Whether `source` opens a TCP connection to `target`'s peer port, run on `source` itself."""
     node, other = ctx.inventory.node(source), ctx.inventory.node(target)
     code = (

@@ -135,14 +135,19 @@ def test_down_cleans_up_after_an_interrupted_up(tmp_path: Path) -> None:
 
 
 async def mismatches(ctx: NemesisContext, grudge: net.Grudge) -> list[str]:
-    """Pairs whose real reachability differs from what the grudge says."""
-    found = await reachability(ctx)
-    assert len(found) == len(ctx.inventory.names) * (len(ctx.inventory.names) - 1)
-    return [
-        f"{a}->{b}: connected={ok} but the grudge says {net.reachable(grudge, a, b)}"
-        for (a, b), ok in sorted(found.items())
-        if ok != net.reachable(grudge, a, b)
-    ]
+    """Pairs whose real reachability differs from what the grudge says.
+
+    A connect that should work is probed a second time before it counts: on a loaded machine
+    a prober descheduled past its deadline reports a timeout for a connection that succeeded.
+    """
+    wrong: list[tuple[str, str]] = []
+    for _attempt in range(2):
+        found = await reachability(ctx, timeout=2.0)
+        assert len(found) == len(ctx.inventory.names) * (len(ctx.inventory.names) - 1)
+        wrong = [pair for pair, ok in sorted(found.items()) if ok != net.reachable(grudge, *pair)]
+        if all(not net.reachable(grudge, *pair) for pair in wrong):
+            break  # only cut pairs that connected: no retry can excuse those
+    return [f"{a}->{b}: grudge says {net.reachable(grudge, a, b)}" for a, b in wrong]
 
 
 @pytest.mark.parametrize("kind", ["one", "halves", "bridge", "majorities-ring"])
@@ -188,7 +193,7 @@ def test_loss_drops_some_packets_and_heal_stops_it(netns_cluster: Inventory) -> 
             lossy = await connect_successes(ctx, "n1", "n2", 30)
             assert 0 < lossy < 30
             await get_nemesis("loss").heal(ctx)
-            assert await connect_successes(ctx, "n1", "n2", 10) == 10
+            assert await connect_successes(ctx, "n1", "n2", 10, timeout=3.0) == 10
 
     run(scenario())
 
