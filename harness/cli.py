@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "sim": "run the deterministic cluster simulator under faults",
     "check": "check a recorded history and write results.json and a report",
+    "validate": "validate a run's node event traces against spec/Raft.tla with TLC",
     "run": "run a workload against a real cluster under a nemesis; check and report",
     "cluster": "stand up, tear down or show the hosts of a test cluster",
 }
