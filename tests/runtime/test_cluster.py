@@ -207,8 +207,12 @@ def test_traced_nodes_write_events_the_raft_checker_accepts(tmp_path: Path) -> N
         async def publish_around_a_failover() -> None:
             async with Client(cluster.addresses) as client:
                 await Producer(client).publish("t", b"before")
-                cluster.kill(await cluster.leader())
+                leader = await cluster.leader()
+                cluster.kill(leader)
                 await Producer(client).publish("t", b"after")
+                cluster.start(leader)  # a restart must not look like a regression
+                await asyncio.sleep(1.0)
+                await Producer(client).publish("t", b"again")
 
         asyncio.run(publish_around_a_failover())
     events = read_traces(tmp_path / "c" / "data")

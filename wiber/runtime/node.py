@@ -142,7 +142,15 @@ class Node:
         if config.trace:
             self.core.tracer.enabled = True
             self._trace = (config.data_dir / "trace.jsonl").open("a", encoding="utf-8")
-            self._write_trace([{"event": "start", "node": self.id}])
+            st = self.core.status()
+            state = {
+                "term": st.term,
+                "role": st.role.value,
+                "vote": st.vote,
+                "last_index": st.last_index,
+                "commit": st.commit,
+            }
+            self._write_trace([{"event": "start", "node": self.id, "state": state}])
         self._guessed: dict[str, int] = {}  # debug_fault ack-before-commit only
 
     # -- lifecycle ------------------------------------------------------------------------
