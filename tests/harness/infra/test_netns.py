@@ -47,6 +47,8 @@ def leftovers(slot: int, workdir: Path) -> dict[str, list[str]]:
     spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False)
+    bridge = bridge_name(slot)
+    link_names = [line.split(":")[1].strip().split("@")[0] for line in links.stdout.splitlines()]
     processes = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -60,11 +62,7 @@ def leftovers(slot: int, workdir: Path) -> dict[str, list[str]]:
             processes.append(f"{proc.name}: {cmdline}")
     return {
         "namespaces": [s for s in spaces.stdout.split() if s.startswith(f"{PREFIX}{slot}-")],
-        "links": [
-            line.split(":")[1].strip()
-            for line in links.stdout.splitlines()
-            if line.split(":")[1].strip().split("@")[0].startswith(bridge_name(slot))
-        ],
+        "links": [name for name in link_names if name == bridge or name.startswith(f"{bridge}n")],
         "processes": processes,
         "rules": [r for r in rules.stdout.splitlines() if "WIBER" in r],
         "slot": [str(SLOTS / str(slot))] if (SLOTS / str(slot)).exists() else [],
@@ -97,7 +95,10 @@ def test_cluster_down_from_a_fresh_process_leaves_nothing_behind(tmp_path: Path)
     assert up.returncode == 0, up.stderr
     inventory = Inventory.load(workdir / "inventory.yaml")
     slot = int(inventory.extra["slot"])
-    assert leftovers(slot, workdir)["namespaces"] == [namespace(slot, 1), namespace(slot, 2)]
+    before = leftovers(slot, workdir)
+    assert sorted(before["namespaces"]) == [namespace(slot, 1), namespace(slot, 2)]
+    assert bridge_name(slot) in before["links"]
+    assert before["slot"]
 
     async def break_things() -> None:
         async with context(inventory, install_mode="control") as ctx:
@@ -107,7 +108,16 @@ def test_cluster_down_from_a_fresh_process_leaves_nothing_behind(tmp_path: Path)
             await get_nemesis("partition").start(ctx, {"kind": "one", "target": "n1"})
 
     run(break_things())
-    assert leftovers(slot, workdir)["processes"], "expected brokers and sshds to be running"
+    running = leftovers(slot, workdir)
+    assert running["processes"], "expected brokers and sshds to be running"
+    assert running["rules"] == []  # partition rules live inside the namespaces, not on the host
+    inside = subprocess.run(
+        ["ip", "netns", "exec", namespace(slot, 1), "iptables", "-S", net.PARTITION_CHAIN],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "-j DROP" in inside.stdout
     # `down` in another process, with only the files on disk to go by (as after a crash).
     down = cli("cluster", "down", "--dir", str(workdir))
     assert down.returncode == 0, down.stderr
