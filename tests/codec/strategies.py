@@ -96,7 +96,9 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
     m.Fetch: fetches,
     m.Subscribe: subscribes,
     m.Unsubscribe: st.builds(m.Unsubscribe, counts),
-    m.CommitOffset: st.builds(m.CommitOffset, topics, topics, counts, _optional(counts)),
+    m.CommitOffset: st.builds(
+        m.CommitOffset, topics, topics, counts, _optional(counts) | st.just(-1)
+    ),
     m.FetchOffset: st.builds(m.FetchOffset, topics, topics),
     m.Metadata: st.just(m.Metadata()),
     m.Ping: st.just(m.Ping()),

@@ -377,7 +377,8 @@ class Unsubscribe:
 
 @dataclass(frozen=True, slots=True)
 class CommitOffset:
-    """Store `offset` for (group, topic); with `expect`, only if the stored one equals it."""
+    """Store `offset` for (group, topic); with `expect`, only if the stored one equals it
+    (`expect=-1`: only if nothing is committed yet, a compare-and-set from "unset")."""
 
     group: str
     topic: str
@@ -388,7 +389,8 @@ class CommitOffset:
         validate_group(self.group)
         validate_topic(self.topic)
         check_count("offset", self.offset)
-        _check_optional_count("expect", self.expect)
+        if self.expect != -1:
+            _check_optional_count("expect", self.expect)
 
 
 @dataclass(frozen=True, slots=True)
