@@ -66,19 +66,23 @@ class SshRemote(ShellRemote):
         env: dict[str, str] | None = None,
     ) -> Result:
         full = shell.with_env(cmd, env)
-        # One retry on a fresh connection: a node restarted or a connection dropped by a
-        # partition heal should not fail the command that happens to come next.
+        # A command that never started (the cached connection had died: the node restarted, a
+        # partition outlived keepalives) is retried once on a fresh connection. One that may
+        # have run is never repeated: rerunning a daemon start would leave an orphan.
         for attempt in (1, 2):
             conn = await self._connect(node)
             try:
                 done = await conn.run(full, check=False, timeout=timeout)
             except asyncssh.TimeoutError:
                 raise RemoteError(node.name, cmd, f"timed out after {timeout}s") from None
-            except (asyncssh.Error, OSError) as e:
+            except asyncssh.ChannelOpenError as e:
                 self._drop(node)
                 if attempt == 2:
-                    raise RemoteError(node.name, cmd, f"{type(e).__name__}: {e}") from None
+                    raise RemoteError(node.name, cmd, f"cannot open a session: {e}") from None
                 continue
+            except (asyncssh.Error, OSError) as e:
+                self._drop(node)
+                raise RemoteError(node.name, cmd, f"{type(e).__name__}: {e}") from None
             status = done.exit_status if done.exit_status is not None else -1
             result = Result(status, _text(done.stdout), _text(done.stderr))
             return shell.checked(node, cmd, result, check)
