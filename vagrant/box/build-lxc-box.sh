@@ -71,6 +71,9 @@ ln -sf /etc/systemd/system/ssh-host-keys.service \
 # (no .network file matches it), and nothing here should wait for it to be "online".
 chroot "$rootfs" systemctl enable systemd-networkd.service >/dev/null 2>&1
 chroot "$rootfs" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1
+# A container must never try to discipline the clock it shares with its host; chronyc stays
+# for real machines, where system.sh finds it too.
+chroot "$rootfs" systemctl mask chrony.service >/dev/null 2>&1
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
 # vagrant-lxc unpacks with --strip-components=2: entries must read ./rootfs/...
