@@ -28,6 +28,8 @@ _VIOLATIONS = (
     (re.compile(r"^Error: Deadlock reached"), "deadlock"),
 )
 _STATE_HEADER = re.compile(r"^State (\d+): (.*)$")
+# TLC prints a violating initial state without a `State 1:` header.
+_INITIAL_VIOLATION = re.compile(r"^Error: Invariant \S+ is violated by the initial state")
 _ACTION_NAME = re.compile(r"^<(\w+) line \d+")
 _ASSIGNMENT = re.compile(r"^/\\ (\w+) = (.*)$")
 _SUCCESS = "Model checking completed. No error has been found."
@@ -94,7 +96,9 @@ def parse_trace(lines: list[str]) -> tuple[TraceState, ...]:
     current: str | None = None
     for line in lines:
         header = _STATE_HEADER.match(line)
-        if header:
+        if _INITIAL_VIOLATION.match(line):
+            number, action, variables, current = 1, "Initial predicate", {}, None
+        elif header:
             if number is not None:
                 states.append(TraceState(number, action, variables))
             number, variables, current = int(header.group(1)), {}, None

@@ -42,7 +42,8 @@ def test_mutant_violates_its_target(mutant: Mutant, mutant_results: dict[str, Tl
     assert result.violated == mutant.target
     expected_kind = "invariant" if mutant.kind == INVARIANT else "action-property"
     assert result.violation_kind == expected_kind
-    assert len(result.trace) >= 2  # a counterexample from the initial state on
+    assert result.trace  # a counterexample from the initial state on
+    assert result.trace[0].action == "Initial predicate"
 
 
 def test_every_invariant_and_property_has_a_mutant() -> None:

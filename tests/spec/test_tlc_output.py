@@ -56,6 +56,15 @@ State 2: <Dec line 6, col 8 to line 6, col 36 of module Toy>
 7 states generated, 7 distinct states found, 1 states left on queue.
 """
 
+INITIAL_STATE = """\
+Computing initial states...
+Error: Invariant Bad is violated by the initial state:
+/\\ x = 0
+/\\ y = 0
+
+Finished in 03s at (2026-11-28 21:12:05)
+"""
+
 SIMULATION = """\
 Running Random Simulation with seed 1 with 1 worker on 2 cores
 Computed 1 initial states...
@@ -97,6 +106,14 @@ def test_action_property_violation_is_named() -> None:
     result = parse_output(ACTION_PROPERTY, 13, 1.0, "model-check")
     assert (result.violation_kind, result.violated) == ("action-property", "YMono")
     assert len(result.trace) == 2
+
+
+def test_violation_by_the_initial_state_has_a_one_state_trace() -> None:
+    result = parse_output(INITIAL_STATE, 12, 1.0, "model-check")
+    assert (result.verdict, result.violated) == ("violation", "Bad")
+    assert [(s.number, s.action, s.variables) for s in result.trace] == [
+        (1, "Initial predicate", {"x": "0", "y": "0"})
+    ]
 
 
 def test_simulation_without_error_is_ok_and_counts_states() -> None:
