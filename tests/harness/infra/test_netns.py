@@ -306,4 +306,4 @@ def test_ssh_provider_adopts_a_user_written_inventory(
     assert adopted.names == ["n1", "n2"]
     assert Inventory.load(tmp_path / "work" / "inventory.yaml") == adopted
     rows = run(provider.status(adopted))
-    assert all(isinstance(r["pid"], int) for r in rows)
+    assert all(isinstance(r["pid"], int) for r in rows), rows
