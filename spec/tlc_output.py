@@ -120,17 +120,22 @@ def parse_trace(lines: list[str]) -> tuple[TraceState, ...]:
     return tuple(states)
 
 
+_STACK_LINE = re.compile(r"^(Residual stack trace follows:|.* starting at line \d+, column \d+\.)$")
+
+
 def _error_lines(lines: list[str]) -> tuple[str, ...]:
     """The lines that explain a tool or spec error: TLC's `Error:` lines and the parser's
-    `*** Errors` block, without the boilerplate."""
+    `*** Errors` / `***Parse Error***` blocks, without the boilerplate and stack traces."""
     kept: list[str] = []
     in_block = False
     for line in lines:
         text = line.strip()
-        if text.startswith("*** Errors"):
+        if text.startswith("***"):
             in_block = True
         elif text.startswith("Starting...") or text.startswith("Finished in"):
             in_block = False
+        if _STACK_LINE.match(text):
+            continue
         if (in_block and text) or text.startswith("Error:") or "Exception" in text:
             kept.append(text)
     return tuple(dict.fromkeys(kept))

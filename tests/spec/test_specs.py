@@ -26,13 +26,13 @@ def check(module: str, config: str, **options: object) -> TlcResult:
 def test_raft_cfg_is_exhaustively_safe() -> None:
     result = check("Raft", "Raft.cfg", workers=2, timeout=600)
     assert result.distinct_states is not None
-    assert 150_000 < result.distinct_states < 250_000
+    assert 80_000 < result.distinct_states < 130_000
 
 
 def test_raft_prevote_cfg_is_exhaustively_safe() -> None:
     result = check("Raft", "RaftPreVote.cfg", workers=2, timeout=600)
     assert result.distinct_states is not None
-    assert 15_000 < result.distinct_states < 30_000
+    assert 25_000 < result.distinct_states < 45_000
 
 
 def test_message_ordering_cfg_is_exhaustively_safe() -> None:
