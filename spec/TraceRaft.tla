@@ -194,8 +194,25 @@ BecomeLeader1 ==
     /\ BecomeLeader(Node)
     /\ StateOK(Node, [Seen EXCEPT !.last_index = @ + 1], term', role', vote', log', commit')
 
-\* A restart line from a runtime carries no state: the next line of the node checks it.
-Restart1 == Restart(Node) /\ ("state" \in DOMAIN Line => After(Node, Seen))
+\* IMPL: the runtime's disk does not fsync commit-only changes (wiber/runtime/disk.py), so
+\* a restarted node may come back with an older commit index (volatile in the Raft paper;
+\* durable in Raft.tla's Restart). Never below its snapshot.
+RestartAt(i, c) ==
+    /\ snapshotIndex[i] <= c /\ c <= commit[i]
+    /\ role' = [role EXCEPT ![i] = "follower"]
+    /\ commit' = [commit EXCEPT ![i] = c]
+    /\ votes' = [votes EXCEPT ![i] = {}]
+    /\ nextIndex' = [nextIndex EXCEPT ![i] = [j \in Server |-> 1]]
+    /\ matchIndex' = [matchIndex EXCEPT ![i] = [j \in Server |-> 0]]
+    /\ pendingRead' = [pendingRead EXCEPT ![i] = Nil]
+    /\ restarts' = restarts + 1
+    /\ UNCHANGED <<messages, term, vote, log, snapshotIndex, client, readSeq, served>>
+
+\* A restart line written by an older runtime carries no state: the node's next line checks.
+Restart1 ==
+    IF "state" \in DOMAIN Line
+    THEN RestartAt(Node, Seen.commit) /\ After(Node, Seen)
+    ELSE Restart(Node)
 
 TraceStep ==
     /\ l <= Len(Trace)

@@ -98,7 +98,7 @@ def _restarts(events: list[Event]) -> Iterator[Event]:
     for event in events:
         if event["event"] == "start":
             if started:
-                yield {"event": "restart", "node": event["node"], "hlc": event.get("hlc", 0)}
+                yield {**event, "event": "restart"}
             started = True
         else:
             started = True
