@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from harness.cli import main as harness_main
 from spec.trace import Event, TracedCores, Verdict, validate_events
 from tests.core.cluster import Cluster, SafetyViolation
 from tests.mutants import DoubleVote
 from wiber.core.raft import RaftCore
+from wiber.sim import simulate
 
 FAULTY_SEED, FAULTY_STEPS = 3, 600  # drops, duplicates, partitions, crashes, transfers, reads
 DOUBLE_VOTE_SEED = 4  # the mutant grants a second vote in a term within 60 steps
@@ -112,3 +117,44 @@ def test_a_core_that_votes_twice_in_a_term_is_rejected_where_it_does() -> None:
     )
     assert asked["msg"]["term"] == asked["state"]["term"] == record_["msg"]["term"]
     assert asked["state"]["vote"] not in (None, record_["msg"]["dst"])
+
+
+SIM_SEED = 5  # three crashes and restarts, two leaders, pre-vote off (a swarm profile)
+SIM_FAULTS = frozenset({"partition", "crash", "loss", "duplicate", "reorder", "transfer", "pause"})
+
+
+def test_a_simulator_run_with_faults_is_accepted() -> None:
+    cores = TracedCores()
+    simulate(SIM_SEED, faults=SIM_FAULTS, time=0.3, core_factory=cores, clients=1)
+    assert sum(e["event"] == "restart" for e in cores.events) >= 2
+    verdict = validate_events(cores.events)
+    assert verdict.status == "accepted", verdict.summary() + verdict.output[-2000:]
+
+
+CLUSTER_RUN = Path(__file__).parent / "fixtures" / "cluster-run"  # `wiber cluster up --trace`
+
+
+def test_harness_validate_accepts_a_real_cluster_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(CLUSTER_RUN, run)
+    (run / "results.json").write_text(json.dumps({"valid": True, "checkers": {}}))
+    assert harness_main(["validate", str(run)]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["checkers"]["trace-validation"]["status"] == "accepted"
+    assert results["valid"] is True
+
+
+def test_harness_validate_rejects_a_mutated_real_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(CLUSTER_RUN, run)
+    trace = run / "nodes" / "n2" / "trace.jsonl"
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    at = first(events, lambda e: e["event"] == "receive" and follower(e), after=100)
+    events[at]["state"]["commit"] += 5
+    trace.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert harness_main(["validate", str(run)]) == 1
+    result = json.loads((run / "results.json").read_text())["checkers"]["trace-validation"]
+    assert (
+        result["anomalies"]["trace-rejected"][0]["record"]["state"]["commit"]
+        == (events[at]["state"]["commit"])
+    )
