@@ -6,6 +6,7 @@ import asyncio
 import random
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,25 @@ class Cluster:
         localcluster.stop_node(self.directory, self.node(node_id), signal.SIGKILL)
 
     def start(self, node_id: str) -> None:
-        localcluster.start_node(self.directory, self.node(node_id))
+        """Start a node and wait until it listens. A node that does not listen within 20 s
+        gets its thread stacks dumped into its log (SIGUSR1) and the test fails with them."""
+        node = self.node(node_id)
+        process = localcluster.start_node(self.directory, node)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"{node_id} exited on start:\n{self.log_tail(node_id)}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", node.client_port)) == 0:
+                    return
+            time.sleep(0.05)
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        raise AssertionError(f"{node_id} did not listen in 20 s:\n{self.log_tail(node_id)}")
+
+    def log_tail(self, node_id: str, lines: int = 60) -> str:
+        text = (self.directory / f"{node_id}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
 
     async def leader(self, timeout: float = 20.0) -> str:
         loop = asyncio.get_running_loop()
