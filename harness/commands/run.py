@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from harness.cluster import PROVIDERS, default_provider
 from harness.nemesis import NEMESES, NETWORK_NEMESES, TARGET_SPECS
 from harness.store import DEFAULT_STORE
 from harness.workloads import WORKLOADS
-from harness.workloads.runner import RunSpec, execute
+from harness.workloads.runner import Outcome, RunSpec, execute
 
 EXIT = {True: 0, False: 1}
 
@@ -150,13 +151,32 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"harness run: {e}", file=sys.stderr)
         return 2
+    interrupted = False
+
+    async def main() -> Outcome:
+        # Ctrl-C cancels the run (its finally blocks heal and tear down) and is remembered
+        # here: a run that swallowed the cancellation on its way out is still interrupted.
+        task = asyncio.current_task()
+
+        def on_interrupt() -> None:
+            nonlocal interrupted
+            interrupted = True
+            if task is not None:
+                task.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_interrupt)
+        return await execute(spec)
+
     try:
-        outcome = asyncio.run(execute(spec))
-    except KeyboardInterrupt:
-        print("harness run: interrupted; faults healed and cluster torn down", file=sys.stderr)
-        return 2
+        outcome = asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        interrupted = True
     except Exception as e:  # the run failed before a verdict: say so, never a pass
-        print(f"harness run: {type(e).__name__}: {e}", file=sys.stderr)
+        if not interrupted:
+            print(f"harness run: {type(e).__name__}: {e}", file=sys.stderr)
+            return 2
+    if interrupted:
+        print("harness run: interrupted; faults healed and cluster torn down", file=sys.stderr)
         return 2
     for line in outcome.anomaly_lines:
         print(line)
