@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import wiber.broker
+from tests.purity import forbidden_imports
 
 FORBIDDEN = {"asyncio", "socket", "time", "os", "threading", "random", "wiber.runtime"}
 
 
-def imported_modules(source: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
-
-
 def forbidden_in(source: str) -> set[str]:
-    return {
-        name
-        for name in imported_modules(source)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
-    }
+    return forbidden_imports(source, FORBIDDEN)
 
 
 def test_the_broker_imports_no_io_clock_or_randomness() -> None:

@@ -3,34 +3,20 @@ not depend on the interpreter's string-hash seed (set iteration order)."""
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import wiber.clocks
+from tests.purity import forbidden_imports
 
 PACKAGE = Path(wiber.clocks.__file__).parent
 FORBIDDEN = {"asyncio", "socket", "time", "os", "random", "threading", "datetime", "wiber.runtime"}
 
 
-def imported_modules(source: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
-
-
 def impure_imports(source: str) -> set[str]:
-    return {
-        name
-        for name in imported_modules(source)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
-    }
+    return forbidden_imports(source, FORBIDDEN)
 
 
 def test_clocks_import_nothing_impure() -> None:
