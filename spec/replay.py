@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spec.tlc_runner import TlcOptions, find_jar, find_java, run_tlc
+from spec.tlc_runner import TlcOptions, find_jar, find_java, run_tlc, tlc_command
 from wiber.core.memory import MemoryStorage
 from wiber.core.plan import Append, InstallSnapshot, SaveHardState, Send, plan
 from wiber.core.raft import RaftCore
@@ -159,9 +159,10 @@ def parse_behaviour(text: str) -> list[State]:
 
 def generate(num: int, depth: int, seed: int, out: Path, timeout: float = 300.0) -> list[Path]:
     """Run TLC's random simulation of GenRaft; returns the behaviour files."""
-    command = [find_java(), "-XX:+UseParallelGC", "-cp", str(find_jar()), "tlc2.TLC"]
-    with tempfile.TemporaryDirectory(prefix="genraft-meta-") as metadir:
-        command += ["-deadlock", "-metadir", metadir, "-workers", "1", "-seed", str(seed)]
+    with tempfile.TemporaryDirectory(prefix="genraft-meta-") as scratch:
+        command = tlc_command(find_java(), find_jar(), Path(scratch))
+        command += ["-deadlock", "-metadir", f"{scratch}/states", "-workers", "1"]
+        command += ["-seed", str(seed)]
         command += ["-simulate", f"file={out.resolve()}/b,num={num}", "-depth", str(depth)]
         command += ["-config", "GenRaft.cfg", "GenRaft"]
         subprocess.run(command, cwd=SPEC_DIR, capture_output=True, timeout=timeout, check=False)

@@ -64,11 +64,23 @@ def find_jar() -> Path:
     )
 
 
+def tlc_command(java: str, jar: Path, scratch: Path) -> list[str]:
+    """The java command line up to TLC's own options.
+
+    TLC extracts its standard modules (TLC.tla, Naturals.tla, ...) into java.io.tmpdir; two
+    runs sharing /tmp race on those files and one fails to parse TLC.tla (tlaplus issues 378
+    and 688), so every run gets a private temporary directory under its scratch folder.
+    """
+    java_tmp = scratch / "java-tmp"
+    java_tmp.mkdir(parents=True, exist_ok=True)
+    return [java, "-XX:+UseParallelGC", f"-Djava.io.tmpdir={java_tmp}", "-cp", str(jar), "tlc2.TLC"]
+
+
 def build_command(java: str, jar: Path, options: TlcOptions, metadir: Path) -> list[str]:
     spec = options.spec.resolve()
     config = (options.config or spec.with_suffix(".cfg")).resolve()
-    command = [java, "-XX:+UseParallelGC", "-cp", str(jar), "tlc2.TLC"]
-    command += ["-config", str(config), "-metadir", str(metadir)]
+    command = tlc_command(java, jar, metadir)
+    command += ["-config", str(config), "-metadir", str(metadir / "states")]
     command += ["-workers", str(options.workers)]
     if not options.check_deadlock:
         command.append("-deadlock")

@@ -67,7 +67,10 @@ def test_command_line_has_fresh_metadir_and_deadlock_flag(tmp_path: Path) -> Non
     options = TlcOptions(spec=COUNTER, simulate=True, num=5, depth=9, seed=3, workers=2)
     command = build_command("java", Path("/x/tla2tools.jar"), options, tmp_path)
     assert command[:2] == ["java", "-XX:+UseParallelGC"]
-    assert command[command.index("-metadir") + 1] == str(tmp_path)
+    assert command[command.index("-metadir") + 1] == str(tmp_path / "states")
+    # TLC unpacks its standard modules into java.io.tmpdir: a shared /tmp races between runs.
+    assert f"-Djava.io.tmpdir={tmp_path / 'java-tmp'}" in command
+    assert (tmp_path / "java-tmp").is_dir()
     assert command[command.index("-config") + 1] == str(COUNTER.with_suffix(".cfg"))
     assert "-deadlock" in command
     assert command[command.index("-simulate") + 1] == "num=5"

@@ -74,6 +74,21 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) 
     return False
 
 
+async def settled_leader(ctx: NemesisContext, timeout: float = 30.0) -> str:
+    """The cluster's leader once there is one: a test that follows another fault must not
+    start from the election that fault left behind."""
+    found: list[str] = []
+
+    async def has_leader() -> bool:
+        leader = await ctx.db.leader()
+        if leader is not None:
+            found.append(leader)
+        return leader is not None
+
+    assert await wait_for(has_leader, timeout), "no leader elected"
+    return found[-1]
+
+
 async def start_cluster(inventory: Inventory, **db_options: Any) -> None:
     async with context(inventory, **db_options) as ctx:
         await ctx.db.install()

@@ -16,7 +16,14 @@ from harness.cluster import get_provider
 from harness.cluster.inventory import Inventory
 from harness.nemesis import NemesisContext, NemesisError, get_nemesis
 from harness.nemesis.base import pick_targets
-from tests.harness.infra.helpers import HAVE_FAKETIME, context, run, start_cluster, wait_for
+from tests.harness.infra.helpers import (
+    HAVE_FAKETIME,
+    context,
+    run,
+    settled_leader,
+    start_cluster,
+    wait_for,
+)
 from wiber.admin import node_status
 from wiber.client import Client, Producer
 
@@ -35,7 +42,7 @@ async def publish(
 
 
 async def follower(ctx: NemesisContext) -> str:
-    leader = await ctx.db.leader()
+    leader = await settled_leader(ctx)
     return next(n for n in ctx.inventory.names if n != leader)
 
 
@@ -59,8 +66,8 @@ def test_local_cluster_runs_without_root_and_down_leaves_no_process(tmp_path: Pa
 def test_kill_leader_then_heal_restarts_it(local_cluster: Inventory) -> None:
     async def scenario() -> None:
         async with context(local_cluster) as ctx:
-            leader = await ctx.db.leader()
-            done = await get_nemesis("kill").start(ctx, {"targets": "leader"})
+            leader = await settled_leader(ctx)
+            done = await get_nemesis("kill").start(ctx, {"targets": [leader]})
             assert done["targets"] == [leader] == done["killed"]
             assert not await ctx.db.is_running(str(leader))
 
@@ -113,8 +120,8 @@ def test_network_nemeses_refuse_a_loopback_cluster(local_cluster: Inventory) -> 
 
 def test_membership_removes_a_voter_and_heal_adds_it_back(local_cluster: Inventory) -> None:
     async def voters(ctx: NemesisContext) -> list[str]:
-        leader = await ctx.db.leader()
-        status = await node_status(ctx.inventory.node(str(leader)).client_address)
+        leader = await settled_leader(ctx)
+        status = await node_status(ctx.inventory.node(leader).client_address)
         return sorted(status["voters"])
 
     async def scenario() -> None:
@@ -198,7 +205,7 @@ def test_clock_bump_shows_in_the_leaders_hlc_timestamps(local_cluster: Inventory
 
     async def scenario() -> list[str]:
         async with context(local_cluster) as ctx:
-            leader = await ctx.db.leader()
+            leader = await settled_leader(ctx)
             done = await get_nemesis("clock").start(
                 ctx, {"kind": "bump", "targets": [leader], "delta_ms": skew * 1000}
             )

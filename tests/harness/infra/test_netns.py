@@ -36,6 +36,7 @@ from tests.harness.infra.helpers import (
     reachability,
     require_netns,
     run,
+    settled_leader,
     wait_for,
 )
 
@@ -179,15 +180,15 @@ def test_partition_really_cuts_and_heal_really_mends(netns_cluster: Inventory, k
 def test_isolated_leader_loses_leadership_to_the_majority(netns_cluster: Inventory) -> None:
     async def scenario() -> None:
         async with context(netns_cluster) as ctx:
-            old = await ctx.db.leader()
-            done = await get_nemesis("partition").start(ctx, {"kind": "leader"})
-            assert old in done["targets"]
+            old = await settled_leader(ctx)
 
             async def new_leader_elsewhere() -> bool:
                 rows = await ctx.db.status()
                 return any(r.get("role") == "leader" and r.get("id") != old for r in rows)
 
             try:
+                done = await get_nemesis("partition").start(ctx, {"kind": "leader"})
+                assert done["grudge"][old] == sorted(set(ctx.inventory.names) - {old}), done
                 assert await wait_for(new_leader_elsewhere, 30)
             finally:
                 await get_nemesis("partition").heal(ctx)
@@ -198,11 +199,13 @@ def test_isolated_leader_loses_leadership_to_the_majority(netns_cluster: Invento
 def test_loss_drops_some_packets_and_heal_stops_it(netns_cluster: Inventory) -> None:
     async def scenario() -> None:
         async with context(netns_cluster) as ctx:
-            done = await get_nemesis("loss").start(ctx, {"targets": ["n2"], "probability": 0.5})
-            assert done["targets"] == ["n2"]
-            lossy = await connect_successes(ctx, "n1", "n2", 30)
-            assert 0 < lossy < 30
-            await get_nemesis("loss").heal(ctx)
+            try:
+                done = await get_nemesis("loss").start(ctx, {"targets": ["n2"], "probability": 0.5})
+                assert done["targets"] == ["n2"]
+                lossy = await connect_successes(ctx, "n1", "n2", 30)
+                assert 0 < lossy < 30
+            finally:
+                await get_nemesis("loss").heal(ctx)
             assert await connect_successes(ctx, "n1", "n2", 10, timeout=3.0) == 10
 
     run(scenario())
@@ -229,16 +232,16 @@ def test_delay_holds_packets_and_heal_releases_them(netns_cluster: Inventory) ->
 def test_pause_stops_the_process_and_heal_resumes_it(netns_cluster: Inventory) -> None:
     async def scenario() -> None:
         async with context(netns_cluster) as ctx:
-            leader = await ctx.db.leader()
-            done = await get_nemesis("pause").start(ctx, {"targets": "leader"})
-            assert done["paused"] == [leader]
-            assert await ctx.db.process_state(str(leader)) == "T"
+            leader = await settled_leader(ctx)
 
             async def others_elect() -> bool:
                 rows = await ctx.db.status()
                 return any(r.get("role") == "leader" and r.get("id") != leader for r in rows)
 
             try:
+                done = await get_nemesis("pause").start(ctx, {"targets": [leader]})
+                assert done["paused"] == [leader]
+                assert await ctx.db.process_state(leader) == "T"
                 assert await wait_for(others_elect, 30)
             finally:
                 await get_nemesis("pause").heal(ctx)
