@@ -64,6 +64,8 @@ class WiberDB:
         self.python = python
         self.faketime = faketime
         self._faketime_on: dict[str, bool] = {}
+        self._stepped: dict[str, float] = {}  # offsets given to nodes' own clocks (clock_step)
+        self.chrony_mark = CHRONY_MARK
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -204,7 +206,10 @@ class WiberDB:
 
     async def uses_faketime(self, node: NodeSpec) -> bool:
         if node.name not in self._faketime_on:
-            if self.faketime is False:
+            # A node with a clock of its own gets the real thing (`date`), not a preload.
+            if self.faketime is False or (
+                self.faketime is None and self.inventory.tools.clock_step
+            ):
                 self._faketime_on[node.name] = False
             else:
                 found = await self.remote.run(node, f"test -e {FAKETIME_LIB}", check=False)
@@ -306,12 +311,32 @@ class WiberDB:
 
     # -- clock ------------------------------------------------------------------------------
 
+    async def clock_mode(self, node: NodeSpec) -> str | None:
+        """How the clock nemesis moves this node's wall clock: "system" (step the node's own
+        clock with `date`, chrony stopped meanwhile), "faketime" (the broker's view only,
+        through libfaketime), or None (it cannot)."""
+        if await self.uses_faketime(node):
+            return "faketime"
+        if self.inventory.tools.clock_step:
+            return "system"
+        return None
+
     async def set_clock_offset(self, name: str, seconds: float) -> None:
-        """Move the broker's wall clock (libfaketime) `seconds` away from real time."""
+        """Move the broker's wall clock `seconds` away from real time (see `clock_mode`)."""
         node = self.node(name)
-        if not await self.uses_faketime(node):
-            raise DBError(f"{name}: broker does not run under libfaketime; cannot skew its clock")
-        await self.remote.run(node, f"echo {seconds:+.3f}s > {_q(self.clock_file(node))}")
+        mode = await self.clock_mode(node)
+        if mode == "faketime":
+            await self.remote.run(node, f"echo {seconds:+.3f}s > {_q(self.clock_file(node))}")
+        elif mode == "system":
+            step = seconds - self._stepped.get(name, 0.0)
+            script = step_clock_script(self.python, step, home=seconds == 0, mark=self.chrony_mark)
+            await self.remote.run(node, script)
+            self._stepped[name] = seconds
+        else:
+            raise DBError(
+                f"{name}: cannot skew its clock: the broker does not run under libfaketime "
+                "and the inventory does not say the node has a clock of its own (tools.clock_step)"
+            )
 
     # -- observation ------------------------------------------------------------------------
 
@@ -360,6 +385,35 @@ class WiberDB:
             if len(errors) == 1 or not all(isinstance(e, Exception) for e in errors):
                 raise errors[0]
             raise DBError("; ".join(str(e) for e in errors))
+
+
+CHRONY_MARK = "/run/wiber-harness-chrony-stopped"
+# Prints the node's time plus argv[1] seconds, as `date -s @EPOCH` wants it.
+_NOW_PLUS = "import sys, time; print('%.6f' % (time.time() + float(sys.argv[1])))"
+
+
+def step_clock_script(python: str, step_s: float, *, home: bool, mark: str) -> str:
+    """Shell that steps the node's clock by `step_s`; chrony, which would slew it back, is
+    stopped before the first step (a marker remembers it) and started again once the clock is
+    `home` (the offset the harness gave it is back to zero)."""
+    now_plus = f"{_q(python)} -c {_q(_NOW_PLUS)}"
+    lines = [
+        "set -e",
+        f"if [ ! -e {mark} ] && pgrep -x chronyd >/dev/null; then",
+        "  systemctl stop chrony 2>/dev/null || service chrony stop 2>/dev/null"
+        " || pkill -x chronyd",
+        f"  touch {mark}",
+        "fi",
+        f'date -s "@$({now_plus} {step_s:.6f})" >/dev/null',
+    ]
+    if home:
+        lines += [
+            f"if [ -e {mark} ]; then",
+            "  systemctl start chrony 2>/dev/null || service chrony start 2>/dev/null || chronyd",
+            f"  rm -f {mark}",
+            "fi",
+        ]
+    return "\n".join(lines)
 
 
 def _q(text: str) -> str:

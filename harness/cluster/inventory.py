@@ -48,6 +48,33 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class Tools:
+    """Fault tools a provider's nodes have beyond iptables, from the inventory's `tools` key.
+
+    `netem`: `tc qdisc ... netem` works (the node has a kernel of its own with sch_netem).
+    `clock_step`: the node has a clock of its own that `date -s` may step. Namespaces and
+    containers share the control host's kernel and clock, so both default to False and the
+    nemeses fall back to NFQUEUE delays and libfaketime.
+    """
+
+    netem: bool = False
+    clock_step: bool = False
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any]) -> Tools:
+        raw = extra.get("tools") or {}
+        if not isinstance(raw, dict):
+            raise InventoryError(f"inventory: `tools` must be a mapping, not {raw!r}")
+        unknown = sorted(set(raw) - {"netem", "clock_step"})
+        if unknown:
+            raise InventoryError(f"inventory: unknown tools {unknown}; known: netem, clock_step")
+        for key, value in raw.items():
+            if not isinstance(value, bool):
+                raise InventoryError(f"inventory: tools.{key} must be true or false")
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
 class Inventory:
     provider: str
     nodes: tuple[NodeSpec, ...]
@@ -62,6 +89,10 @@ class Inventory:
     @property
     def names(self) -> list[str]:
         return [n.name for n in self.nodes]
+
+    @property
+    def tools(self) -> Tools:
+        return Tools.from_extra(self.extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +114,7 @@ class Inventory:
         names = [n.name for n in parsed]
         if len(set(names)) != len(names):
             raise InventoryError(f"inventory: duplicate node names {names}")
+        Tools.from_extra(raw)  # a typo in `tools` is an error at load, not a silent fallback
         return cls(provider, parsed, raw)
 
     def dump(self, path: Path) -> None:

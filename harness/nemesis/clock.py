@@ -1,7 +1,10 @@
-"""`clock`: bump or strobe brokers' wall clocks through libfaketime; heal resets them.
+"""`clock`: bump or strobe brokers' wall clocks; heal resets them.
 
-Only the wall clock moves (the broker is started with FAKETIME_DONT_FAKE_MONOTONIC=1), so Raft
-timers keep real time and the fault shows in what the broker stamps: its HLC timestamps. Sizes
+Nodes with a clock of their own (VMs, `Inventory.tools.clock_step`) get it stepped with
+`date`, chrony stopped meanwhile; nodes sharing the control host's clock (namespaces,
+containers, local processes) get it moved through libfaketime (see `WiberDB.clock_mode`).
+Either way only the wall clock moves (libfaketime is told FAKETIME_DONT_FAKE_MONOTONIC=1), so
+Raft timers keep real time and the fault shows in what the broker stamps: its HLC timestamps. Sizes
 follow Jepsen's: a bump is +-1.5^(6+U[0,25)) ms (11 ms .. 288 s); a strobe flips between the
 real time and an offset every period for a while.
 """
@@ -64,7 +67,7 @@ class Clock:
         names = ctx.inventory.names
         ctx.state["clock"] = {}
         for node in names:
-            if await ctx.db.uses_faketime(ctx.inventory.node(node)):
+            if await ctx.db.clock_mode(ctx.inventory.node(node)) is not None:
                 await ctx.db.set_clock_offset(node, 0.0)
         return {"nemesis": self.name, "targets": names, "offsets_s": dict.fromkeys(names, 0.0)}
 

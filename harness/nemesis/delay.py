@@ -1,9 +1,12 @@
-"""`delay`: targets hold every packet from the other nodes for a while (no netem here).
+"""`delay`: targets hold every packet between them and the other nodes for a while.
 
-iptables sends those packets to an NFQUEUE; `nfq_holder.py`, copied to the node and run there
-as a daemon, accepts each one after the delay (plus jitter). `--queue-bypass` means traffic
-flows undelayed, never dropped, if the holder is gone. Heal flushes the rules, then stops the
-holder, which lets every packet it still holds go.
+On nodes with a kernel of their own (`Inventory.tools.netem`: VMs) this is `tc netem` on
+what the target sends to its peers (`harness.nemesis.netem`). Namespaces and containers share
+the control host's kernel, which may lack netem (this project's CI machine does), so there
+iptables sends the packets a target receives from its peers to an NFQUEUE; `nfq_holder.py`,
+copied to the node and run there as a daemon, accepts each one after the delay (plus jitter).
+`--queue-bypass` means traffic flows undelayed, never dropped, if the holder is gone. Heal
+flushes the rules, then stops the holder, which lets every packet it still holds go.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from harness import net
 from harness.cluster.inventory import NodeSpec
+from harness.nemesis import netem
 from harness.nemesis.base import NemesisContext, pick_targets
 
 HOLDER = Path(__file__).with_name("nfq_holder.py")
@@ -31,6 +35,20 @@ class Delay:
         delay_ms = float(value.get("delay_ms", 50.0))
         jitter_ms = float(value.get("jitter_ms", 10.0))
         await self.heal(ctx)
+        if ctx.inventory.tools.netem:
+            await asyncio.gather(
+                *(
+                    netem.start(
+                        ctx.remote,
+                        ctx.inventory.node(n),
+                        [o.host for o in ctx.inventory.nodes if o.name != n],
+                        delay_ms,
+                        jitter_ms,
+                    )
+                    for n in targets
+                )
+            )
+            return self._done(targets, delay_ms, jitter_ms, "netem")
         await asyncio.gather(
             *(
                 self._start_one(
@@ -39,11 +57,17 @@ class Delay:
                 for n in targets
             )
         )
+        return self._done(targets, delay_ms, jitter_ms, "nfqueue")
+
+    def _done(
+        self, targets: list[str], delay_ms: float, jitter_ms: float, tool: str
+    ) -> dict[str, Any]:
         return {
             "nemesis": self.name,
             "targets": targets,
             "delay_ms": delay_ms,
             "jitter_ms": jitter_ms,
+            "tool": tool,
         }
 
     async def _start_one(
@@ -79,6 +103,8 @@ class Delay:
         await net.add_rules(ctx.remote, node, net.DELAY_CHAIN, rules)
 
     async def heal(self, ctx: NemesisContext) -> dict[str, Any]:
+        if ctx.inventory.tools.netem:
+            await netem.heal(ctx.remote, ctx.inventory.nodes)
         await net.heal(ctx.remote, ctx.inventory, [net.DELAY_CHAIN])
         stopped = await asyncio.gather(
             *(ctx.remote.signal_daemon(n, DAEMON, "TERM") for n in ctx.inventory.nodes)

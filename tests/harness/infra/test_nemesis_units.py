@@ -41,6 +41,9 @@ class FakeDB:
     async def uses_faketime(self, node: NodeSpec) -> bool:
         return True
 
+    async def clock_mode(self, node: NodeSpec) -> str | None:
+        return "faketime"
+
     async def set_clock_offset(self, name: str, seconds: float) -> None:
         self.offsets.append((name, seconds))
 
