@@ -12,6 +12,7 @@ from wiber.broker import (
     EXPECT_UNSET,
     Appended,
     BrokerState,
+    ChangeAcl,
     Code,
     CommitOffset,
     CreateTopic,
@@ -297,6 +298,15 @@ def test_offset_mismatch() -> None:
         True,
     )
     assert node.state.committed_offset("g", "t") == 5
+
+
+def test_access_commands_refuse_bad_rules_and_unknown_removals() -> None:
+    node = Node()
+    bad = ChangeAcl("add", "alice", "delete", "t", ORIGIN)
+    assert rejection(node.apply(bad)) == (Code.INVALID_ACCESS, True)
+    missing = ChangeAcl("remove", "alice", "publish", "t", ORIGIN)
+    assert rejection(node.apply(missing)) == (Code.NOT_FOUND, True)
+    assert node.state.acl_rules() == []
 
 
 def test_every_rejection_code_is_tested_here() -> None:

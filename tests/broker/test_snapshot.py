@@ -96,10 +96,14 @@ def test_the_edit_helper_leaves_a_good_snapshot_good() -> None:
     BrokerState.restore(_edit((1,), 6))
 
 
-# Paths into [version, applied, topics, committed]; topic "a" is topics[0]:
+# Paths into [version, applied, topics, committed, users, acls]; topic "a" is topics[0]:
 # [name, end_offset, last_hlc, rows, producers], rows = [first_offset, log_index, first_hlc]*
 INCONSISTENT = {
-    "version": ((0,), 2),
+    "version": ((0,), 3),
+    "old-version-with-new-fields": ((0,), 1),
+    "bad-user-key": ((4,), [["alice", b"s", 1, "not-bytes", b"k"]]),
+    "bad-acl-operation": ((5,), [["alice", "delete", "t"]]),
+    "non-canonical-acl": ((5,), [["alice", "publish", "t.*"]]),
     "negative-applied": ((1,), -1),
     "bool-applied": ((1,), True),
     "bad-topic-name": ((2, 0, 0), "a b"),

@@ -4,8 +4,10 @@ The same code runs in the asyncio runtime and in the deterministic simulator. `B
 applies encoded commands (`encode_command`) and answers reads given a reader of log entries.
 """
 
+from wiber.broker.access import AclRule, Credential
 from wiber.broker.commands import (
     EXPECT_UNSET,
+    ChangeAcl,
     Command,
     CommandError,
     CommitOffset,
@@ -14,12 +16,15 @@ from wiber.broker.commands import (
     NewMessage,
     Origin,
     PublishBatch,
+    PutUser,
     RawBatch,
+    RemoveUser,
     decode_command,
     decode_entry,
     encode_command,
 )
 from wiber.broker.effects import (
+    AccessChanged,
     Appended,
     Code,
     Effect,
@@ -36,14 +41,18 @@ from wiber.broker.state import BrokerState
 __all__ = [
     "DEDUP_WINDOW",
     "EXPECT_UNSET",
+    "AccessChanged",
+    "AclRule",
     "Appended",
     "BrokerMessage",
     "BrokerState",
+    "ChangeAcl",
     "Code",
     "Command",
     "CommandError",
     "CommitOffset",
     "CreateTopic",
+    "Credential",
     "Dep",
     "Effect",
     "EntryReader",
@@ -52,10 +61,12 @@ __all__ = [
     "Origin",
     "PublishBatch",
     "Published",
+    "PutUser",
     "RawBatch",
     "ReadError",
     "ReadResult",
     "Rejected",
+    "RemoveUser",
     "SnapshotError",
     "TopicCreated",
     "decode_command",

@@ -8,7 +8,14 @@ version and a kind tag, then the fields in declaration order.
     skew          [offset_us, error_us] | nil
     CommitOffset  [2, 2, group, topic, offset, expect, origin]
     CreateTopic   [2, 3, topic, origin]
+    PutUser       [2, 4, name, salt, iterations, stored_key, server_key, origin]
+    RemoveUser    [2, 5, name, origin]
+    ChangeAcl     [2, 6, action, principal, operation, pattern, origin]
     origin        [node, request] | nil
+
+Kinds 4-6 (users and ACLs, see `wiber.broker.access`) were added within version 2: no entry of
+an older kind changed shape, so every existing log still decodes the same; a build that
+predates them refuses them as an unknown kind rather than misreading them.
 
 Version 1 (before causal deps and skew metadata) is still decoded, so logs written by older
 builds stay readable: its PublishBatch lacks `skew` and its messages lack deps
@@ -32,6 +39,9 @@ _READABLE_VERSIONS = (1, 2)
 _PUBLISH = 1
 _COMMIT = 2
 _CREATE = 3
+_PUT_USER = 4
+_REMOVE_USER = 5
+_CHANGE_ACL = 6
 
 # A compare-and-set `expect` value that matches only a (group, topic) with no committed offset.
 # Offsets are never negative, so it cannot be confused with a real one.
@@ -109,7 +119,37 @@ class CreateTopic:
     origin: Origin | None = None
 
 
-Command = PublishBatch | CommitOffset | CreateTopic
+@dataclass(frozen=True, slots=True)
+class PutUser:
+    """Create or replace a user's SCRAM verifier (never the password itself)."""
+
+    name: str
+    salt: bytes
+    iterations: int
+    stored_key: bytes
+    server_key: bytes
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveUser:
+    name: str
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAcl:
+    """Add or remove one ACL rule; `pattern` as given (the state canonicalizes it)."""
+
+    action: str  # "add" | "remove"
+    principal: str
+    operation: str
+    pattern: str
+    origin: Origin | None = None
+
+
+AccessCommand = PutUser | RemoveUser | ChangeAcl
+Command = PublishBatch | CommitOffset | CreateTopic | AccessCommand
 
 
 def encode_command(cmd: Command) -> bytes:
@@ -120,8 +160,29 @@ def encode_command(cmd: Command) -> bytes:
         body: list[Any] = [_PUBLISH, cmd.topic, cmd.hlc, _origin_out(cmd.origin), msgs, skew]
     elif isinstance(cmd, CommitOffset):
         body = [_COMMIT, cmd.group, cmd.topic, cmd.offset, cmd.expect, _origin_out(cmd.origin)]
-    else:
+    elif isinstance(cmd, CreateTopic):
         body = [_CREATE, cmd.topic, _origin_out(cmd.origin)]
+    elif isinstance(cmd, PutUser):
+        body = [
+            _PUT_USER,
+            cmd.name,
+            cmd.salt,
+            cmd.iterations,
+            cmd.stored_key,
+            cmd.server_key,
+            _origin_out(cmd.origin),
+        ]
+    elif isinstance(cmd, RemoveUser):
+        body = [_REMOVE_USER, cmd.name, _origin_out(cmd.origin)]
+    else:
+        body = [
+            _CHANGE_ACL,
+            cmd.action,
+            cmd.principal,
+            cmd.operation,
+            cmd.pattern,
+            _origin_out(cmd.origin),
+        ]
     try:
         packed: bytes = msgpack.packb([FORMAT_VERSION, *body], use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -157,7 +218,7 @@ def decode_command(data: bytes) -> Command:
     return cmd
 
 
-def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic:
+def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic | AccessCommand:
     """`decode_command` without building message objects: the same checks, the same errors."""
     try:
         raw = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
@@ -183,6 +244,27 @@ def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic:
         )
     if kind == _CREATE and len(fields) == 2:
         return CreateTopic(_str(fields[0], "topic"), _origin_in(fields[1]))
+    if kind == _PUT_USER and version == 2 and len(fields) == 6:
+        name, salt, iterations, stored, server, origin = fields
+        return PutUser(
+            _str(name, "user"),
+            _bytes(salt, "salt"),
+            _int(iterations, "iterations"),
+            _bytes(stored, "stored key"),
+            _bytes(server, "server key"),
+            _origin_in(origin),
+        )
+    if kind == _REMOVE_USER and version == 2 and len(fields) == 2:
+        return RemoveUser(_str(fields[0], "user"), _origin_in(fields[1]))
+    if kind == _CHANGE_ACL and version == 2 and len(fields) == 5:
+        action, principal, operation, pattern, origin = fields
+        return ChangeAcl(
+            _str(action, "action"),
+            _str(principal, "principal"),
+            _str(operation, "operation"),
+            _str(pattern, "pattern"),
+            _origin_in(origin),
+        )
     raise CommandError(f"unknown command kind {kind!r} with {len(fields)} fields")
 
 
@@ -256,6 +338,12 @@ def _origin_in(raw: Any) -> Origin | None:
 def _str(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise CommandError(f"{what} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _bytes(value: Any, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise CommandError(f"{what} must be bytes, not {type(value).__name__}")
     return value
 
 

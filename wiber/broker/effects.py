@@ -26,6 +26,8 @@ class Code:
     OUT_OF_ORDER_SEQUENCE = "out-of-order-sequence"  # gap (definite) or overlap (not definite)
     DUPLICATE_SEQUENCE = "duplicate-sequence"  # a retry older than the dedup window; NOT definite
     OFFSET_MISMATCH = "offset-mismatch"  # compare-and-set saw another committed offset; definite
+    INVALID_ACCESS = "invalid-access"  # a malformed user or ACL rule; definite
+    NOT_FOUND = "not-found"  # removing a user or rule that does not exist; definite
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,14 @@ class TopicCreated:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessChanged:
+    """A user or ACL rule was added, replaced or removed."""
+
+    origin: Origin | None
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
 class Appended:
     """New messages at `first_offset .. first_offset + count - 1`, all in entry `log_index`.
 
@@ -81,4 +91,4 @@ class Appended:
     first_hlc: int
 
 
-Effect = Published | Rejected | OffsetCommitted | TopicCreated | Appended
+Effect = Published | Rejected | OffsetCommitted | TopicCreated | Appended | AccessChanged

@@ -3,13 +3,18 @@
 Message bodies are not in a snapshot: they stay in the Raft log until retention removes them,
 and a node restored from a snapshot serves each topic from its log-start offset.
 
-Format (msgpack, version 1), sorted so that equal states give equal bytes:
+Format (msgpack, version 2), sorted so that equal states give equal bytes:
 
-    [1, applied_index, topics, committed]
+    [2, applied_index, topics, committed, users, acls]
     topics     [[name, end_offset, last_hlc, rows, producers], ...]
     rows       [first_offset, log_index, first_hlc, ...]            three ints per row, flat
     producers  [[producer_id, next_seq, [first_seq, count, first_offset, ...]], ...]
     committed  [[group, topic, offset], ...]
+    users      [[name, salt, iterations, stored_key, server_key], ...]
+    acls       [[principal, operation, pattern], ...]
+
+Version 1 (before users and ACLs) is `[1, applied_index, topics, committed]` and still loads,
+with no users and no rules.
 
 `load` checks every field and the way they fit together, and raises `SnapshotError` (never
 anything else) on garbage: a bad snapshot must stop a node, not corrupt it quietly.
@@ -22,12 +27,13 @@ from typing import Any
 
 import msgpack
 
+from wiber.broker.access import AccessState, AclRule, Credential, rule_error
 from wiber.broker.index import TopicIndex
 from wiber.broker.names import group_error, topic_error
 from wiber.broker.producers import DEDUP_WINDOW, ProducerWindow
 from wiber.broker.topics import TopicState
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 Committed = dict[tuple[str, str], int]
 
@@ -36,11 +42,19 @@ class SnapshotError(ValueError):
     """The bytes are not a broker snapshot this version can restore."""
 
 
-def dump(applied_index: int, topics: dict[str, TopicState], committed: Committed) -> bytes:
+def dump(
+    applied_index: int,
+    topics: dict[str, TopicState],
+    committed: Committed,
+    access: AccessState | None = None,
+) -> bytes:
     topic_rows = [_dump_topic(name, state) for name, state in sorted(topics.items())]
     offsets = [[g, t, o] for (g, t), o in sorted(committed.items())]
+    access = access or AccessState()
+    users = [[name, *cred] for name, cred in sorted(access.users.items())]
+    acls = [list(rule) for rule in sorted(access.rules)]
     packed: bytes = msgpack.packb(
-        [FORMAT_VERSION, applied_index, topic_rows, offsets], use_bin_type=True
+        [FORMAT_VERSION, applied_index, topic_rows, offsets, users, acls], use_bin_type=True
     )
     return packed
 
@@ -55,21 +69,47 @@ def _dump_topic(name: str, state: TopicState) -> list[Any]:
     return [name, index.end_offset, index.last_hlc, rows, producers]
 
 
-def load(data: bytes) -> tuple[int, dict[str, TopicState], Committed]:
+def load(data: bytes) -> tuple[int, dict[str, TopicState], Committed, AccessState]:
     try:
         raw = msgpack.unpackb(data, raw=False, use_list=True)
     except Exception as exc:  # msgpack raises many types on garbage; all mean the same
         raise SnapshotError(f"not a msgpack snapshot: {exc}") from exc
-    version, applied_index, topic_rows, offsets = _list(raw, "snapshot", 4)
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    version = raw[0] if isinstance(raw, list) and raw else None
+    if version not in (1, FORMAT_VERSION) or isinstance(version, bool):
         raise SnapshotError(f"unsupported snapshot format version {version!r}")
+    if version == 1:
+        _, applied_index, topic_rows, offsets = _list(raw, "snapshot", 4)
+        access = AccessState()
+    else:
+        _, applied_index, topic_rows, offsets, users, acls = _list(raw, "snapshot", 6)
+        access = _load_access(users, acls)
     topics: dict[str, TopicState] = {}
     for item in _list(topic_rows, "topics"):
         name, state = _load_topic(item)
         if name in topics:
             raise SnapshotError(f"topic {name!r} appears twice")
         topics[name] = state
-    return _nat(applied_index, "applied index"), topics, _load_committed(offsets)
+    return _nat(applied_index, "applied index"), topics, _load_committed(offsets), access
+
+
+def _load_access(users: Any, acls: Any) -> AccessState:
+    access = AccessState()
+    for item in _list(users, "users"):
+        name, salt, iterations, stored, server = _list(item, "user", 5)
+        if not isinstance(name, str) or name in access.users:
+            raise SnapshotError(f"bad or repeated user name {name!r:.40}")
+        if not all(isinstance(v, bytes) for v in (salt, stored, server)):
+            raise SnapshotError(f"user {name!r}: salt and keys must be bytes")
+        access.users[name] = Credential(salt, _nat(iterations, "iterations"), stored, server)
+    for item in _list(acls, "acls"):
+        principal, operation, pattern = _list(item, "acl rule", 3)
+        if not all(isinstance(v, str) for v in (principal, operation, pattern)):
+            raise SnapshotError("an acl rule is three strings")
+        rule = AclRule(principal, operation, pattern)
+        if (error := rule_error(rule)) is not None:
+            raise SnapshotError(f"acl rule {tuple(rule)}: {error}")
+        access.rules.add(rule)
+    return access
 
 
 def _load_topic(item: Any) -> tuple[str, TopicState]:

@@ -20,15 +20,27 @@ Pinned choices:
 from __future__ import annotations
 
 from wiber.broker import producers, snapshot
+from wiber.broker.access import (
+    AccessState,
+    AclRule,
+    Credential,
+    allows,
+    canonical_pattern,
+    rule_error,
+)
 from wiber.broker.commands import (
     EXPECT_UNSET,
+    ChangeAcl,
     CommandError,
     CommitOffset,
     CreateTopic,
+    PutUser,
     RawBatch,
+    RemoveUser,
     decode_entry,
 )
 from wiber.broker.effects import (
+    AccessChanged,
     Appended,
     Code,
     Effect,
@@ -54,6 +66,7 @@ class BrokerState:
         self.applied_index = 0
         self._topics: dict[str, TopicState] = {}
         self._committed: dict[tuple[str, str], int] = {}
+        self.access = AccessState()
 
     # -- applying committed entries ------------------------------------------------------------
 
@@ -68,7 +81,9 @@ class BrokerState:
             return self._publish(index, cmd)
         if isinstance(cmd, CommitOffset):
             return self._commit(cmd)
-        return self._create(cmd)
+        if isinstance(cmd, CreateTopic):
+            return self._create(cmd)
+        return self._change_access(cmd)
 
     def apply_noop(self, index: int) -> None:
         """Account for an entry that is not a broker command (no-op, membership change)."""
@@ -147,6 +162,35 @@ class BrokerState:
         self._topics[cmd.topic] = TopicState()
         return [TopicCreated(cmd.origin, cmd.topic)]
 
+    def _change_access(self, cmd: PutUser | RemoveUser | ChangeAcl) -> list[Effect]:
+        access = self.access
+        if isinstance(cmd, PutUser):
+            if not (0 < len(cmd.name) <= 255 and 1 <= cmd.iterations <= 10_000_000):
+                return [Rejected(cmd.origin, Code.INVALID_ACCESS, "bad user name or iterations")]
+            if len(cmd.stored_key) != 32 or len(cmd.server_key) != 32 or not cmd.salt:
+                return [Rejected(cmd.origin, Code.INVALID_ACCESS, "not a SCRAM-SHA-256 verifier")]
+            credential = Credential(cmd.salt, cmd.iterations, cmd.stored_key, cmd.server_key)
+            access.users[cmd.name] = credential
+            return [AccessChanged(cmd.origin, f"user {cmd.name}")]
+        if isinstance(cmd, RemoveUser):
+            if access.users.pop(cmd.name, None) is None:
+                return [Rejected(cmd.origin, Code.NOT_FOUND, f"no user {cmd.name!r}")]
+            return [AccessChanged(cmd.origin, f"user {cmd.name} removed")]
+        try:
+            rule = AclRule(cmd.principal, cmd.operation, canonical_pattern(cmd.pattern))
+        except ValueError as e:
+            return [Rejected(cmd.origin, Code.INVALID_ACCESS, str(e))]
+        if (error := rule_error(rule)) is not None or cmd.action not in ("add", "remove"):
+            why = error or f"action {cmd.action!r} is not add or remove"
+            return [Rejected(cmd.origin, Code.INVALID_ACCESS, why)]
+        if cmd.action == "add":
+            access.rules.add(rule)
+        elif rule in access.rules:
+            access.rules.discard(rule)
+        else:
+            return [Rejected(cmd.origin, Code.NOT_FOUND, f"no rule {tuple(rule)}")]
+        return [AccessChanged(cmd.origin, f"acl {cmd.action} {tuple(rule)}")]
+
     # -- queries -------------------------------------------------------------------------------
 
     def read(
@@ -168,6 +212,21 @@ class BrokerState:
         index = state.index if state is not None else TopicIndex()
         first = start_offset(index, from_offset, last_n, from_time_ms)
         return read_page(topic, index, first, max_count, max_bytes, entry_reader)
+
+    def user(self, name: str) -> Credential | None:
+        return self.access.users.get(name)
+
+    def users(self) -> list[str]:
+        return sorted(self.access.users)
+
+    def acl_rules(self) -> list[AclRule]:
+        return sorted(self.access.rules)
+
+    def allows(
+        self, superusers: frozenset[str], principal: str, operation: str, topic: str
+    ) -> bool:
+        """Whether the replicated ACL rules let `principal` do `operation` on `topic`."""
+        return allows(self.access.rules, superusers, principal, operation, topic)
 
     def committed_offset(self, group: str, topic: str) -> int | None:
         return self._committed.get((group, topic))
@@ -201,7 +260,7 @@ class BrokerState:
 
     def snapshot(self) -> bytes:
         """Everything but message bodies, as deterministic bytes (equal states, equal bytes)."""
-        return snapshot.dump(self.applied_index, self._topics, self._committed)
+        return snapshot.dump(self.applied_index, self._topics, self._committed, self.access)
 
     @classmethod
     def restore(cls, data: bytes, *, auto_create_topics: bool = True) -> BrokerState:
@@ -212,7 +271,7 @@ class BrokerState:
         `truncate_before(first index in its log)` so that reads start where its log does.
         """
         state = cls(auto_create_topics=auto_create_topics)
-        state.applied_index, state._topics, state._committed = snapshot.load(data)
+        state.applied_index, state._topics, state._committed, state.access = snapshot.load(data)
         return state
 
 
