@@ -127,6 +127,28 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
         _optional(st.floats(allow_nan=False, allow_infinity=False)),
     ),
     m.Delivery: st.builds(m.Delivery, counts, st.lists(stored_messages, max_size=3)),
+    m.Authenticate: st.builds(m.Authenticate, ids, st.binary(max_size=64)),
+    m.PutUser: st.builds(
+        m.PutUser,
+        ids,
+        st.binary(min_size=1, max_size=16),
+        st.integers(1, 10_000_000),
+        st.binary(min_size=1, max_size=32),
+        st.binary(min_size=1, max_size=32),
+    ),
+    m.RemoveUser: st.builds(m.RemoveUser, ids),
+    m.ChangeAcl: st.builds(
+        m.ChangeAcl,
+        st.sampled_from(["add", "remove"]),
+        ids,
+        st.sampled_from(["publish", "subscribe", "admin"]),
+        ids,
+    ),
+    m.ListAcls: st.just(m.ListAcls()),
+    m.AuthReply: st.builds(m.AuthReply, st.binary(max_size=64), _optional(ids)),
+    m.AclList: st.builds(
+        m.AclList, st.lists(st.tuples(ids, ids, ids), max_size=3), st.lists(ids, max_size=3)
+    ),
     m.Error: st.builds(
         m.Error,
         st.sampled_from(list(m.ErrorCode)) | ids,
@@ -150,6 +172,11 @@ REQUEST_CLASSES = frozenset(
         m.Status,
         m.ChangeMembers,
         m.TransferLeader,
+        m.Authenticate,
+        m.PutUser,
+        m.RemoveUser,
+        m.ChangeAcl,
+        m.ListAcls,
     }
 )
 request_ids = st.integers(1, 2**32 - 1)

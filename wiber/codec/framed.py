@@ -57,6 +57,11 @@ class FrameType(enum.IntEnum):
     STATUS = 0x0A
     CHANGE_MEMBERS = 0x0B
     TRANSFER_LEADER = 0x0C
+    AUTHENTICATE = 0x0D
+    PUT_USER = 0x0E
+    REMOVE_USER = 0x0F
+    CHANGE_ACL = 0x10
+    LIST_ACLS = 0x11
     HELLO_OK = 0x81
     PUBLISH_OK = 0x82
     FETCH_OK = 0x83
@@ -66,6 +71,8 @@ class FrameType(enum.IntEnum):
     METADATA_OK = 0x87
     PONG = 0x88
     STATUS_OK = 0x89
+    AUTH_REPLY = 0x8A
+    ACL_LIST = 0x8B
     DELIVERY = 0xC1
     ERROR = 0xFF
 
@@ -83,6 +90,11 @@ MESSAGE_CLASSES: Final[dict[FrameType, type[m.Message]]] = {
     FrameType.STATUS: m.Status,
     FrameType.CHANGE_MEMBERS: m.ChangeMembers,
     FrameType.TRANSFER_LEADER: m.TransferLeader,
+    FrameType.AUTHENTICATE: m.Authenticate,
+    FrameType.PUT_USER: m.PutUser,
+    FrameType.REMOVE_USER: m.RemoveUser,
+    FrameType.CHANGE_ACL: m.ChangeAcl,
+    FrameType.LIST_ACLS: m.ListAcls,
     FrameType.HELLO_OK: m.HelloOk,
     FrameType.PUBLISH_OK: m.PublishOk,
     FrameType.FETCH_OK: m.FetchOk,
@@ -92,6 +104,8 @@ MESSAGE_CLASSES: Final[dict[FrameType, type[m.Message]]] = {
     FrameType.METADATA_OK: m.MetadataOk,
     FrameType.PONG: m.Pong,
     FrameType.STATUS_OK: m.StatusOk,
+    FrameType.AUTH_REPLY: m.AuthReply,
+    FrameType.ACL_LIST: m.AclList,
     FrameType.DELIVERY: m.Delivery,
     FrameType.ERROR: m.Error,
 }
@@ -218,6 +232,23 @@ def _encode_members(members: list[m.Member]) -> list[list[Any]]:
     return [[x.id, x.address] for x in members]
 
 
+def _decode_rules(raw: object) -> list[tuple[str, str, str]]:
+    if type(raw) is not list:
+        raise CodecError("rules must be an array")
+    rules = []
+    for item in raw:
+        if not (type(item) is list and len(item) == 3 and all(type(x) is str for x in item)):
+            raise CodecError("an ACL rule is [principal, operation, pattern]")
+        rules.append((item[0], item[1], item[2]))
+    return rules
+
+
+def _decode_str_list(raw: object) -> list[str]:
+    if type(raw) is not list or not all(type(x) is str for x in raw):
+        raise CodecError("expected an array of strings")
+    return list(raw)
+
+
 def _decode_int_list(raw: object) -> list[int]:
     if type(raw) is not list:
         raise CodecError(f"expected a list of integers, not {type(raw).__name__}")
@@ -231,6 +262,8 @@ _CONVERTERS: Final[dict[tuple[type[m.Message], str], tuple[Convert, Convert]]] =
     (m.FetchOk, "messages"): (_decode_stored_messages, _encode_stored_messages),
     (m.Delivery, "messages"): (_decode_stored_messages, _encode_stored_messages),
     (m.MetadataOk, "members"): (_decode_members, _encode_members),
+    (m.AclList, "rules"): (_decode_rules, list),
+    (m.AclList, "users"): (_decode_str_list, list),
 }
 
 

@@ -441,6 +441,75 @@ class Ping:
     pass
 
 
+# --- security ---------------------------------------------------------------------------------
+
+MAX_AUTH_BYTES: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """One client step of a SASL-style exchange (`SCRAM-SHA-256`: client-first, then
+    client-final); answered by `AuthReply`. Only over TLS, before any other request."""
+
+    mechanism: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        validate_id("mechanism", self.mechanism)
+        if type(self.data) is not bytes or len(self.data) > MAX_AUTH_BYTES:
+            raise CodecError(f"auth data must be bytes of at most {MAX_AUTH_BYTES}")
+
+
+@dataclass(frozen=True, slots=True)
+class PutUser:
+    """Create or replace a user from a SCRAM-SHA-256 verifier the client derived; admin."""
+
+    name: str
+    salt: bytes
+    iterations: int
+    stored_key: bytes
+    server_key: bytes
+
+    def __post_init__(self) -> None:
+        validate_id("name", self.name)
+        check_count("iterations", self.iterations, low=1, high=10_000_000)
+        for what in ("salt", "stored_key", "server_key"):
+            value = getattr(self, what)
+            if type(value) is not bytes or not 1 <= len(value) <= 256:
+                raise CodecError(f"{what} must be 1..256 bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveUser:
+    name: str
+
+    def __post_init__(self) -> None:
+        validate_id("name", self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAcl:
+    """Add or remove one rule (principal, operation, topic pattern); admin."""
+
+    action: Literal["add", "remove"]
+    principal: str
+    operation: str
+    pattern: str
+
+    def __post_init__(self) -> None:
+        if self.action not in ("add", "remove"):
+            raise CodecError(f"action must be add or remove, not {self.action!r}")
+        if self.operation not in ("publish", "subscribe", "admin"):
+            raise CodecError(f"operation must be publish, subscribe or admin: {self.operation!r}")
+        validate_id("principal", self.principal)
+        validate_id("pattern", self.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class ListAcls:
+    """The replicated users and rules, as this node has applied them."""
+
+
 # --- responses and pushes --------------------------------------------------------------------
 
 
@@ -539,6 +608,35 @@ class Pong:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthReply:
+    """The server's step: a challenge, or with `principal` set, success (and its proof)."""
+
+    data: bytes
+    principal: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.data) is not bytes or len(self.data) > MAX_AUTH_BYTES:
+            raise CodecError(f"auth data must be bytes of at most {MAX_AUTH_BYTES}")
+        if self.principal is not None:
+            validate_id("principal", self.principal)
+
+
+@dataclass(frozen=True, slots=True)
+class AclList:
+    rules: list[tuple[str, str, str]]  # (principal, operation, canonical pattern)
+    users: list[str]
+
+    def __post_init__(self) -> None:
+        _check_batch("rules", self.rules, allow_empty=True)
+        _check_batch("users", self.users, allow_empty=True)
+        for rule in self.rules:
+            if not (len(rule) == 3 and all(isinstance(x, str) for x in rule)):
+                raise CodecError("an ACL rule is (principal, operation, pattern)")
+        for user in self.users:
+            validate_id("user", user)
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     """A refused or failed request. `definite`: the operation certainly did not happen."""
 
@@ -577,6 +675,11 @@ Request = (
     | Status
     | ChangeMembers
     | TransferLeader
+    | Authenticate
+    | PutUser
+    | RemoveUser
+    | ChangeAcl
+    | ListAcls
 )
 Response = (
     HelloOk
@@ -588,6 +691,8 @@ Response = (
     | MetadataOk
     | Pong
     | StatusOk
+    | AuthReply
+    | AclList
     | Error
 )
 Push = Delivery
