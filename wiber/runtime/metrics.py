@@ -100,12 +100,25 @@ class _StateCollector(Collector):
         errors = GaugeMetricFamily(
             "wiber_peer_clock_offset_error_seconds", "Error bound of the offset.", labels=["peer"]
         )
+        rtts = GaugeMetricFamily(
+            "wiber_peer_rtt_seconds",
+            "Round trip of the fastest recent clock probe to the peer (network + scheduling).",
+            labels=["peer"],
+        )
         for peer, (offset_ms, error_ms) in self.node.peer_offsets().items():
             offsets.add_metric([peer], offset_ms / 1000)
             errors.add_metric([peer], error_ms / 1000)
+        transport = self.node.transport
+        if transport is not None:
+            now_us = time.time_ns() // 1000
+            for peer in transport.offsets.peers():
+                estimate = transport.offsets.estimate(peer, now_us)
+                if estimate is not None:
+                    rtts.add_metric([peer], estimate.delay_us / 1e6)
         skew = self.node.skew()
         yield offsets
         yield errors
+        yield rtts
         yield _gauge(
             "wiber_clock_offset_seconds",
             "This node's clock minus the cluster median (estimate).",
