@@ -10,6 +10,21 @@ causes. Anomalies: `effect-before-cause` (the cause came later), `missing-cause`
 came), `order-disagreement` (two subscribers saw one topic's messages in different orders),
 `inconsistent-offsets` (one offset, two values), `duplicate-delivery`, and `causal-cycle`
 (happens-before is not a partial order), each with a minimal witness.
+
+The reorder buffer may deliver a message before its causes once it has waited its bound, but
+then it says so: an effect delivered with the `missing-cause` mark is counted (`marked`), not
+an anomaly, and a message delivered with the `late` mark is left out of the per-topic order
+comparison (it came after a higher offset on purpose).
+
+Timestamps. A delivery that records the message's `hlc` (the leader-stamped hybrid logical
+clock) lets the checker hold the broker to its clocks:
+- `timestamp-regression`: within a topic, the HLC must strictly increase with the offset (so
+  its physical part, which time seeks use, never decreases);
+- `inconsistent-timestamps`: one message seen with two HLCs;
+- `timestamp-inversion`: an effect stamped at or below a cause it directly depends on. Only one
+  node's HLC promises this (timestamps do not follow causality across a failover while the
+  old leader's clock ran ahead), so it is checked only when every send was acknowledged by one
+  node (`acked_by`) and none was indeterminate; the verdict says whether it was checked.
 """
 
 from __future__ import annotations
@@ -39,6 +54,11 @@ class _State:
     )
     anomalies: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    hlcs: dict[Msg, set[int]] = field(default_factory=lambda: defaultdict(set))
+    marks: dict[int, set[str]] = field(default_factory=dict)  # by the delivery call's id()
+    acked_by: set[Any] = field(default_factory=set)
+    indeterminate_sends: int = 0
+    marked: int = 0
 
     def report(self, name: str, witness: Any) -> None:
         self.counts[name] += 1
@@ -56,6 +76,8 @@ def _build(calls: list[Call]) -> _State:
     last_send: dict[Any, Msg] = {}
     delivered_since: dict[Any, list[Msg]] = defaultdict(list)
     for c in calls:
+        if c.f == "send" and c.type == "info":
+            s.indeterminate_sends += 1
         if c.type != "ok" or not isinstance(c.value, dict):
             continue
         v = c.value
@@ -64,9 +86,14 @@ def _build(calls: list[Call]) -> _State:
         if c.f == "deliver":
             s.deliveries[c.process].append((m, v.get("value"), c))
             delivered_since[c.process].append(m)
+            if v.get("hlc") is not None:
+                s.hlcs[m].add(int(v["hlc"]))
+            if v.get("marks"):
+                s.marks[id(c)] = set(v["marks"])
         if c.f in ("send", "deliver"):
             s.preds[m].update(_msg(d) for d in v.get("deps") or ())
         if c.f == "send":
+            s.acked_by.add(v.get("acked_by"))
             if c.process in last_send:
                 s.preds[m].add(last_send[c.process])
             s.preds[m].update(delivered_since.pop(c.process, ()))
@@ -108,7 +135,11 @@ def _subscribers(s: _State) -> None:
                     "duplicate-delivery",
                     {"subscriber": process, "message": m, "op": describe(call)},
                 )
-            for cause in _missing_causes(s, m, topics, delivered):
+            causes = _missing_causes(s, m, topics, delivered)
+            if causes and "missing-cause" in s.marks.get(id(call), ()):
+                s.marked += 1  # delivered early, and said so
+                causes = []
+            for cause in causes:
                 later = position.get(cause)
                 name = "effect-before-cause" if later is not None and later > i else "missing-cause"
                 witness = {
@@ -132,8 +163,9 @@ def _orders(s: _State) -> None:
     per_topic: dict[Any, dict[Any, list[Any]]] = defaultdict(dict)
     for process, seq in s.deliveries.items():
         by_topic: dict[Any, list[Any]] = defaultdict(list)
-        for m, v, _ in seq:
-            by_topic[m[0]].append(_key(v))
+        for m, v, call in seq:
+            if "late" not in s.marks.get(id(call), ()):
+                by_topic[m[0]].append(_key(v))
         for topic, order in by_topic.items():
             per_topic[topic][process] = order
     for topic, subs in per_topic.items():
@@ -164,6 +196,42 @@ def _inversion(a: list[Any], b: list[Any]) -> tuple[Any, Any] | None:
     return None
 
 
+def _timestamps(s: _State) -> str:
+    """Per-topic HLC order, and causal order of HLCs when one node stamped everything; returns
+    whether the causal part was checked, and if not why."""
+    stamp: dict[Msg, int] = {}
+    for m, hlcs in s.hlcs.items():
+        if len(hlcs) > 1:
+            s.report("inconsistent-timestamps", {"message": list(m), "hlcs": sorted(hlcs)})
+        stamp[m] = min(hlcs)
+    by_topic: dict[Any, list[Msg]] = defaultdict(list)
+    for m in stamp:
+        by_topic[m[0]].append(m)
+    for msgs in by_topic.values():
+        msgs.sort(key=lambda m: m[1])
+        for a, b in itertools.pairwise(msgs):
+            if stamp[b] <= stamp[a]:
+                s.report(
+                    "timestamp-regression",
+                    {"earlier": [*a, stamp[a]], "later": [*b, stamp[b]]},
+                )
+    nodes = s.acked_by - {None}
+    if len(nodes) != 1 or None in s.acked_by or s.indeterminate_sends:
+        return (
+            f"unchecked: sends acknowledged by {sorted(map(str, nodes))}"
+            f"{', some by an unnamed node' if None in s.acked_by else ''}"
+            f", {s.indeterminate_sends} indeterminate"
+        )
+    for m, preds in s.preds.items():
+        for p in preds:
+            if m in stamp and p in stamp and p[0] != m[0] and stamp[m] <= stamp[p]:
+                s.report(
+                    "timestamp-inversion",
+                    {"cause": [*p, stamp[p]], "effect": [*m, stamp[m]], "node": min(nodes)},
+                )
+    return "checked"
+
+
 def _cycles(s: _State) -> None:
     index = {m: i for i, m in enumerate(s.preds)}
     graph = DepGraph()
@@ -187,6 +255,7 @@ def check(history: list[Op]) -> dict[str, Any]:
         s = _build(pair_calls(history))
         _subscribers(s)
         _orders(s)
+        causal_timestamps = _timestamps(s)
         _cycles(s)
     except Exception as e:  # a malformed history must not look like a pass
         return {"valid": "unknown", "anomalies": {}, "reason": f"{type(e).__name__}: {e}"}
@@ -197,4 +266,7 @@ def check(history: list[Op]) -> dict[str, Any]:
         "counts": dict(s.counts),
         "subscribers": len(s.deliveries),
         "deliveries": sum(len(d) for d in s.deliveries.values()),
+        "marked": s.marked,
+        "timestamped": len(s.hlcs),
+        "causal-timestamps": causal_timestamps,
     }

@@ -23,6 +23,7 @@ import yaml
 from harness.cluster import PROVIDERS, default_provider
 from harness.nemesis import NEMESES, NETWORK_NEMESES, TARGET_SPECS
 from harness.store import DEFAULT_STORE
+from harness.trace_validation import validated
 from harness.workloads import WORKLOADS
 from harness.workloads.runner import Outcome, RunSpec, execute
 
@@ -47,6 +48,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--nemesis-targets",
         choices=TARGET_SPECS,
         help="which nodes every fault hits (default: each nemesis picks)",
+    )
+    add(
+        "--nemesis-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="put KEY (VALUE read as YAML) into every fault's start, e.g. delta_ms=[4000,-4000]",
     )
     add(
         "--fault-hold",
@@ -94,6 +102,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     # Testing only: a deliberately broken Wiber build (DESIGN: the harness must be able to fail).
     add("--debug-fault", choices=("ack-before-commit", "stale-reads"), help=argparse.SUPPRESS)
     add("--test-name", help="the store's test folder (default: workload-nemeses)")
+    add("--validate", action="store_true", help="also check the node traces against Raft.tla")
 
 
 def parse_settings(items: list[str], debug_fault: str | None) -> dict[str, Any]:
@@ -106,6 +115,16 @@ def parse_settings(items: list[str], debug_fault: str | None) -> dict[str, Any]:
     if debug_fault:
         settings["debug_fault"] = debug_fault
     return settings
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--nemesis-option wants KEY=VALUE, not {item!r}")
+        options[key] = yaml.safe_load(text)
+    return options
 
 
 def spec_from(args: argparse.Namespace) -> RunSpec:
@@ -142,6 +161,7 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
         check_time=args.check_time,
         settings=parse_settings(args.setting, args.debug_fault),
         targets=args.nemesis_targets,
+        nemesis_options=parse_options(args.nemesis_option),
     )
 
 
@@ -178,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         print("harness run: interrupted; faults healed and cluster torn down", file=sys.stderr)
         return 2
+    if args.validate:
+        outcome = validated(outcome)
     for line in outcome.anomaly_lines:
         print(line)
     print(f"report\t{outcome.report}")

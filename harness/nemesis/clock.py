@@ -7,6 +7,10 @@ Either way only the wall clock moves (libfaketime is told FAKETIME_DONT_FAKE_MON
 Raft timers keep real time and the fault shows in what the broker stamps: its HLC timestamps. Sizes
 follow Jepsen's: a bump is +-1.5^(6+U[0,25)) ms (11 ms .. 288 s); a strobe flips between the
 real time and an offset every period for a while.
+
+A start's `delta_ms` fixes the size instead; a list of sizes is taken in turn, one per start,
+so a schedule can skew forward and then backward (`harness run --nemesis clock
+--nemesis-option kind=bump --nemesis-option 'delta_ms=[4000,-4000]'`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class Clock:
         targets = await pick_targets(ctx, value.get("targets"))
         offsets: dict[str, float] = ctx.state.setdefault("clock", {})
         if kind == "bump":
-            delta_ms = value.get("delta_ms")
+            delta_ms = next_delta(ctx, value.get("delta_ms"))
             for node in targets:
                 ms = float(delta_ms) if delta_ms is not None else bump_ms(ctx)
                 offsets[node] = offsets.get(node, 0.0) + ms / 1000
@@ -46,7 +50,8 @@ class Clock:
     async def _strobe(
         self, ctx: NemesisContext, value: dict[str, Any], targets: list[str]
     ) -> dict[str, Any]:
-        delta_ms = float(value.get("delta_ms", 2 ** (2 + ctx.rng.randrange(16))))
+        given = next_delta(ctx, value.get("delta_ms"))
+        delta_ms = float(given if given is not None else 2 ** (2 + ctx.rng.randrange(16)))
         # SSH round trips bound how fast we can flip: a period below 100 ms would only queue.
         period_ms = max(100.0, float(value.get("period_ms", 2 ** ctx.rng.randrange(10))))
         duration_s = float(value.get("duration_s", ctx.rng.uniform(0, 32)))
@@ -70,6 +75,17 @@ class Clock:
             if await ctx.db.clock_mode(ctx.inventory.node(node)) is not None:
                 await ctx.db.set_clock_offset(node, 0.0)
         return {"nemesis": self.name, "targets": names, "offsets_s": dict.fromkeys(names, 0.0)}
+
+
+def next_delta(ctx: NemesisContext, delta_ms: Any) -> Any:
+    """`delta_ms` itself, or the next of a list of them (kept across heals)."""
+    if not isinstance(delta_ms, list | tuple):
+        return delta_ms
+    if not delta_ms:
+        raise NemesisError("clock delta_ms: an empty list")
+    turn: int = ctx.state.get("clock_turn", 0)
+    ctx.state["clock_turn"] = turn + 1
+    return delta_ms[turn % len(delta_ms)]
 
 
 def bump_ms(ctx: NemesisContext) -> float:

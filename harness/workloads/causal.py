@@ -8,6 +8,10 @@ takes the consumer's next delivery; `send` publishes a fresh value. Delivery ops
 per process, so each process is one subscriber for the causal checker. The client's producer
 observes a delivery only when its op completes, so a send's deps are exactly what the history
 shows this process delivered before it.
+
+For the clock checks, a delivery records the message's `hlc` and a send the node that
+acknowledged it (`acked_by`): the checker compares timestamps along causality only when one
+node stamped everything.
 """
 
 from __future__ import annotations
@@ -86,7 +90,11 @@ class CausalClient:
     async def _send(self, value: dict[str, Any]) -> dict[str, Any]:
         sent = await self.producer.send(value["topic"], str(value["value"]).encode())
         deps = [list(d) for d in sent.deps]
-        return {"type": "ok", "value": {**value, "offset": sent.offset, "deps": deps}}
+        done = {**value, "offset": sent.offset, "deps": deps}
+        # The producer's pooled connection to the leader that just answered: no round trip.
+        with contextlib.suppress(ClientError):
+            done["acked_by"] = (await self.client.leader_connection()).node_id
+        return {"type": "ok", "value": done}
 
     async def _deliver(self) -> dict[str, Any]:
         try:
@@ -104,9 +112,11 @@ class CausalClient:
             "offset": msg.offset,
             "value": decode(msg.payload),
             "deps": [list(d) for d in msg.deps],
+            "hlc": msg.hlc,
         }
         if item.marks:
             value["marks"] = sorted(mark.value for mark in item.marks)
+            value["missing"] = [list(d) for d in item.missing]
         return {"type": "ok", "value": value}
 
     async def close(self) -> None:

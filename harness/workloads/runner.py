@@ -68,6 +68,7 @@ class RunSpec:
     check_time: float = 120.0
     settings: dict[str, Any] = field(default_factory=dict)
     targets: str | None = None  # node-target spec for every fault (None: each nemesis's own)
+    nemesis_options: dict[str, Any] = field(default_factory=dict)  # into every start op
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -132,7 +133,10 @@ def build_generator(spec: RunSpec, workload: Workload) -> Generator:
             spec.nemeses,
             hold=secs(spec.fault_hold),
             quiet=secs(spec.fault_quiet),
-            options={"targets": spec.targets} if spec.targets else None,
+            options={
+                **spec.nemesis_options,
+                **({"targets": spec.targets} if spec.targets else {}),
+            },
         )
         main = with_nemesis(main, schedule)
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,32 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_CLIENT_PORT = 7070
 
 
-DEBUG_FAULTS = frozenset({"ack-before-commit", "stale-reads"})
+DEBUG_FAULTS = frozenset({"ack-before-commit", "stale-reads", "raw-clock-stamps"})
+CLIENT_AUTH = ("none", "cert", "password", "any")
+_TLS_KEYS = frozenset({"ca", "cert", "key", "client_auth", "superusers", "users"})
 
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the offending key."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """The `tls:` section: TLS on both listeners, and how clients authenticate.
+
+    `cert`/`key` may contain `{id}`, replaced by the node id, so one cluster file serves all
+    nodes. `client_auth`: `none` (TLS, no identity: every client is `anonymous`), `cert` (a
+    client certificate from the CA is required; its CN is the principal), `password` (SCRAM
+    over TLS), `any` (either). `users` bootstraps SCRAM verifiers (`wiber user hash` prints
+    one) before any is stored through Raft; `superusers` may do everything.
+    """
+
+    ca: Path
+    cert: Path
+    key: Path
+    client_auth: str = "any"
+    superusers: tuple[str, ...] = ()
+    users: tuple[tuple[str, str], ...] = ()  # (name, SCRAM-SHA-256$... verifier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +80,12 @@ class NodeConfig:
     retention_entries: int = 0  # log entries kept behind the snapshot; 0 keeps everything
     # Deliberately broken behaviour, so that the harness can show it catches bugs: never set
     # in production. "ack-before-commit": a leader acknowledges a publish with guessed offsets
-    # before a quorum has it; "stale-reads": reads skip the ReadIndex barrier.
+    # before a quorum has it; "stale-reads": reads skip the ReadIndex barrier;
+    # "raw-clock-stamps": a leader stamps publishes with its raw wall clock, not its HLC.
     debug_fault: str | None = None
     peers: tuple[PeerConfig, ...] = ()
     initial_voters: tuple[str, ...] = ()  # empty: every node of the cluster file votes
-    tls: Mapping[str, Any] = field(default_factory=dict)
+    tls: TlsConfig | None = None
 
     @property
     def client_address(self) -> str:
@@ -123,7 +145,50 @@ def _peer(raw: object, where: str) -> PeerConfig:
     return PeerConfig(str(raw["id"]), str(raw["host"]), peer_port, client_port)
 
 
-def _from_mapping(raw: Mapping[str, Any], node_id: str | None) -> NodeConfig:
+def _tls(raw: object, node_id: str, base: Path) -> TlsConfig | None:
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("tls: expected a mapping with ca, cert, key, client_auth")
+    unknown = set(raw) - _TLS_KEYS
+    if unknown:
+        raise ConfigError(f"tls: unknown key(s): {', '.join(sorted(unknown))}")
+    missing = {"ca", "cert", "key"} - raw.keys()
+    if missing:
+        raise ConfigError(f"tls: missing {', '.join(sorted(missing))}")
+
+    def path(key: str) -> Path:
+        value = raw[key]
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"tls.{key}: expected a file path")
+        resolved = base / value.replace("{id}", node_id)
+        if not resolved.is_file():
+            raise ConfigError(f"tls.{key}: no such file {resolved}")
+        return resolved
+
+    client_auth = raw.get("client_auth", "any")
+    if client_auth not in CLIENT_AUTH:
+        raise ConfigError(f"tls.client_auth: {client_auth!r} is not one of {list(CLIENT_AUTH)}")
+    superusers = raw.get("superusers") or []
+    if not isinstance(superusers, list) or not all(isinstance(x, str) for x in superusers):
+        raise ConfigError("tls.superusers: expected a list of principal names")
+    users = raw.get("users") or {}
+    if not isinstance(users, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.startswith("SCRAM-SHA-256$")
+        for k, v in users.items()
+    ):
+        raise ConfigError("tls.users: expected a mapping of name: SCRAM-SHA-256$... verifier")
+    return TlsConfig(
+        path("ca"),
+        path("cert"),
+        path("key"),
+        client_auth,
+        tuple(superusers),
+        tuple(sorted(users.items())),
+    )
+
+
+def _from_mapping(raw: Mapping[str, Any], node_id: str | None, base: Path = Path()) -> NodeConfig:
     unknown = set(raw) - _KNOWN_KEYS
     if unknown:
         raise ConfigError(f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -154,7 +219,7 @@ def _from_mapping(raw: Mapping[str, Any], node_id: str | None) -> NodeConfig:
     if "trace" in raw:
         values["trace"] = bool(raw["trace"])
     if "tls" in raw:
-        values["tls"] = dict(raw["tls"] or {})
+        values["tls"] = _tls(raw["tls"], values.get("id", "n1"), base)
     peers = raw.get("peers") or []
     if not isinstance(peers, list):
         raise ConfigError("peers: expected a list")
@@ -183,6 +248,8 @@ def _select_node(raw: dict[str, Any], node_id: str | None) -> dict[str, Any]:
         raise ConfigError(f"--id {node_id}: not among the cluster's nodes {ids}")
     me = nodes[ids.index(node_id)]
     merged = {**raw, **me}
+    if isinstance(raw.get("tls"), dict) and isinstance(me.get("tls"), dict):
+        merged["tls"] = {**raw["tls"], **me["tls"]}  # a node may override its own cert/key
     merged["peers"] = [n for n in nodes if str(n.get("id")) != node_id]
     if "data_dir" in raw and "data_dir" not in me:
         merged["data_dir"] = str(Path(str(raw["data_dir"])) / node_id)
@@ -202,7 +269,7 @@ def load_config(path: Path | None = None, node_id: str | None = None) -> NodeCon
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         raw = loaded or {}
-    config = _from_mapping(raw, node_id)
+    config = _from_mapping(raw, node_id, path.parent if path is not None else Path())
     return apply_env(config, os.environ)
 
 

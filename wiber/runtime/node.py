@@ -270,6 +270,8 @@ class Node:
         if self.clock.needs_persist(now):
             self._persist_clock_bound()
         hlc = self.clock.now(now)
+        if self.config.debug_fault == "raw-clock-stamps":
+            hlc = now << 16  # the wall clock as it is, logical counter 0
         batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request), self.skew())
         if self.config.debug_fault == "ack-before-commit":
             return self._ack_before_commit(request, batch)
