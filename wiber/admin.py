@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 from wiber.client import Client, ClientError
-from wiber.client.connection import Connection
+from wiber.client.connection import Connection, Credentials
 from wiber.codec import messages as m
+from wiber.security import scram
 
 
-async def node_status(address: str, timeout: float = 3.0) -> dict[str, Any]:
+async def node_status(
+    address: str, timeout: float = 3.0, credentials: Credentials | None = None
+) -> dict[str, Any]:
     """One node's view of itself; `role: unreachable` when it does not answer."""
     try:
-        conn = await Connection.open(address, timeout=timeout)
+        conn = await Connection.open(address, timeout=timeout, credentials=credentials)
     except ClientError as e:
         return {"id": None, "address": address, "role": "unreachable", "error": e.message}
     try:
@@ -41,8 +45,10 @@ async def node_status(address: str, timeout: float = 3.0) -> dict[str, Any]:
     }
 
 
-async def cluster_status(addresses: list[str]) -> list[dict[str, Any]]:
-    rows = await asyncio.gather(*(node_status(a) for a in addresses))
+async def cluster_status(
+    addresses: list[str], credentials: Credentials | None = None
+) -> list[dict[str, Any]]:
+    rows = await asyncio.gather(*(node_status(a, credentials=credentials) for a in addresses))
     top = max((r.get("commit_index", 0) for r in rows), default=0)
     for row in rows:
         if "applied_index" in row:
@@ -50,23 +56,30 @@ async def cluster_status(addresses: list[str]) -> list[dict[str, Any]]:
     return list(rows)
 
 
-async def members(bootstrap: list[str]) -> list[str]:
+async def members(bootstrap: list[str], credentials: Credentials | None = None) -> list[str]:
     """The client addresses of the current voters, as any node reports them."""
-    async with Client(bootstrap) as client:
+    async with Client(bootstrap, credentials=credentials) as client:
         reply = await client.request(m.Metadata(), leader=False)
     if not isinstance(reply, m.MetadataOk):
         raise ClientError("bad-reply", f"unexpected {reply!r}", definite=False)
     return [x.address for x in reply.members]
 
 
-async def change_members(bootstrap: list[str], action: str, node: str) -> None:
-    async with Client(bootstrap, timeout=30.0) as client:
+async def change_members(
+    bootstrap: list[str], action: str, node: str, credentials: Credentials | None = None
+) -> None:
+    async with Client(bootstrap, timeout=30.0, credentials=credentials) as client:
         await client.request(m.ChangeMembers(action, node), leader=True)  # type: ignore[arg-type]
 
 
-async def transfer_leader(bootstrap: list[str], node: str, timeout: float = 10.0) -> str:
+async def transfer_leader(
+    bootstrap: list[str],
+    node: str,
+    timeout: float = 10.0,
+    credentials: Credentials | None = None,
+) -> str:
     """Ask the leader to hand over to `node`; returns once `node` leads (or raises)."""
-    async with Client(bootstrap) as client:
+    async with Client(bootstrap, credentials=credentials) as client:
         await client.request(m.TransferLeader(node), leader=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -88,10 +101,13 @@ async def topic_bounds(client: Client, topic: str) -> tuple[int, int]:
 
 
 async def describe_group(
-    bootstrap: list[str], group: str, topics: list[str]
+    bootstrap: list[str],
+    group: str,
+    topics: list[str],
+    credentials: Credentials | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
-    async with Client(bootstrap) as client:
+    async with Client(bootstrap, credentials=credentials) as client:
         for topic in topics:
             reply = await client.request(m.FetchOffset(group, topic), leader=False)
             committed = reply.offset if isinstance(reply, m.OffsetOk) else None
@@ -118,9 +134,10 @@ async def reset_group(
     to: str,
     offset: int | None = None,
     time_ms: int | None = None,
+    credentials: Credentials | None = None,
 ) -> int:
     """Move a group's committed offset on `topic`; returns the new offset."""
-    async with Client(bootstrap) as client:
+    async with Client(bootstrap, credentials=credentials) as client:
         start, end = await topic_bounds(client, topic)
         if to == "earliest":
             target = start
@@ -139,3 +156,41 @@ async def reset_group(
             raise ClientError("bad-request", f"bad reset target {to!r}", definite=True)
         await client.request(m.CommitOffset(group, topic, target), leader=True)
     return target
+
+
+async def add_user(
+    bootstrap: list[str], name: str, password: str, credentials: Credentials | None = None
+) -> None:
+    """Store a SCRAM verifier for `name` through Raft; the password never leaves this process."""
+    cred = scram.derive(password, secrets.token_bytes(16))
+    async with Client(bootstrap, credentials=credentials) as client:
+        request = m.PutUser(name, cred.salt, cred.iterations, cred.stored_key, cred.server_key)
+        await client.request(request, leader=True)
+
+
+async def remove_user(
+    bootstrap: list[str], name: str, credentials: Credentials | None = None
+) -> None:
+    async with Client(bootstrap, credentials=credentials) as client:
+        await client.request(m.RemoveUser(name), leader=True)
+
+
+async def change_acl(
+    bootstrap: list[str],
+    action: str,
+    principal: str,
+    operation: str,
+    pattern: str,
+    credentials: Credentials | None = None,
+) -> None:
+    async with Client(bootstrap, credentials=credentials) as client:
+        request = m.ChangeAcl(action, principal, operation, pattern)  # type: ignore[arg-type]
+        await client.request(request, leader=True)
+
+
+async def list_acls(bootstrap: list[str], credentials: Credentials | None = None) -> m.AclList:
+    async with Client(bootstrap, credentials=credentials) as client:
+        reply = await client.request(m.ListAcls(), leader=False)
+    if not isinstance(reply, m.AclList):
+        raise ClientError("bad-reply", f"unexpected {reply!r}", definite=False)
+    return reply

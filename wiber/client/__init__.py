@@ -2,7 +2,7 @@
 
 from wiber.client.causal import CausalConsumer, CausalProducer, Sent
 from wiber.client.client import Client, bootstrap_from_env
-from wiber.client.connection import ClientError, Connection
+from wiber.client.connection import ClientError, Connection, Credentials
 from wiber.client.consumer import Consumer
 from wiber.client.producer import Producer
 
@@ -13,6 +13,7 @@ __all__ = [
     "ClientError",
     "Connection",
     "Consumer",
+    "Credentials",
     "Producer",
     "Sent",
     "bootstrap_from_env",

@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 
-from wiber.client.connection import ClientError, Connection
+from wiber.client.connection import ClientError, Connection, Credentials
 from wiber.codec import messages as m
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:7070"
@@ -27,11 +27,18 @@ def bootstrap_from_env(explicit: str | None = None) -> list[str]:
 
 
 class Client:
-    def __init__(self, bootstrap: Sequence[str], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bootstrap: Sequence[str],
+        *,
+        timeout: float = 10.0,
+        credentials: Credentials | None = None,
+    ) -> None:
         if not bootstrap:
             raise ClientError("bad-address", "no bootstrap address given", definite=True)
         self.bootstrap = list(bootstrap)
         self.timeout = timeout
+        self.credentials = credentials or Credentials()
         self._connections: dict[str, Connection] = {}
         self._members: dict[str, str] = {}  # node id -> address
         self._leader: str | None = None  # address
@@ -46,7 +53,9 @@ class Client:
     async def connect(self, address: str) -> Connection:
         conn = self._connections.get(address)
         if conn is None or conn.closed:
-            conn = await Connection.open(address, timeout=self.timeout)
+            conn = await Connection.open(
+                address, timeout=self.timeout, credentials=self.credentials
+            )
             self._connections[address] = conn
         return conn
 
@@ -111,7 +120,7 @@ class Client:
                 conn = await self.connect(address)
                 return await conn.request(message, self.timeout)
             except ClientError as e:
-                if e.code not in ("unavailable", "timeout", "not-leader"):
+                if e.code not in ("unavailable", "timeout", "not-leader") or e.code == "tls-failed":
                     raise
                 last = e
         raise last or ClientError("unavailable", "no node answered", definite=True)

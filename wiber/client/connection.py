@@ -2,18 +2,31 @@
 
 Every failure a caller sees is a `ClientError` with `definite` telling whether the operation
 certainly did not happen (a lost connection after sending a publish is *not* definite).
+
+With `Credentials` holding a CA, the connection is TLS (1.3); with a user and password it then
+authenticates by SCRAM-SHA-256 right after the hello, and with a certificate and key the
+certificate itself is the identity.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
+import os
+import secrets
+import ssl
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from wiber.codec import MAGIC, CodecError
 from wiber.codec import messages as m
 from wiber.codec.framed import Frame, FrameDecoder, FrameError, encode
+from wiber.security.scram import MECHANISM, AuthError, ScramClient
+from wiber.security.tls import TlsError, TlsFiles, client_context
 
 DEFAULT_PORT = 7070
 
@@ -27,6 +40,51 @@ class ClientError(Exception):
         self.message = message
         self.definite = definite
         self.leader_hint = leader_hint
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How a client proves who it is: TLS files and/or a SCRAM user and password."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    user: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **explicit: str | None) -> Credentials:
+        """Explicit values (command-line options) win over WIBER_TLS_CA, WIBER_TLS_CERT,
+        WIBER_TLS_KEY, WIBER_USER and WIBER_PASSWORD."""
+        env = os.environ if env is None else env
+        fields = ("ca", "cert", "key", "user", "password")
+        names = {"ca": "TLS_CA", "cert": "TLS_CERT", "key": "TLS_KEY"}
+        values = {
+            f: explicit.get(f) or env.get("WIBER_" + names.get(f, f.upper())) or None
+            for f in fields
+        }
+        return cls(**values)
+
+    @property
+    def tls(self) -> bool:
+        return self.ca is not None
+
+    @functools.cached_property
+    def _context(self) -> ssl.SSLContext:
+        if self.ca is None:
+            raise ClientError("bad-config", "TLS needs a CA certificate (--tls-ca)", definite=True)
+        files = TlsFiles(
+            Path(self.ca),
+            Path(self.cert) if self.cert else None,
+            Path(self.key) if self.key else None,
+        )
+        try:
+            return client_context(files)
+        except TlsError as e:
+            raise ClientError("bad-config", str(e), definite=True) from None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._context if self.tls else None
 
 
 def parse_address(address: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -43,6 +101,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str):
         self.address = address
         self.node_id = "?"
+        self.principal: str | None = None
         self._reader = reader
         self._writer = writer
         self._ids = itertools.count(1)
@@ -52,26 +111,62 @@ class Connection:
         self._read_task = asyncio.create_task(self._read_loop())
 
     @classmethod
-    async def open(cls, address: str, *, timeout: float = 5.0) -> Connection:
+    async def open(
+        cls, address: str, *, timeout: float = 5.0, credentials: Credentials | None = None
+    ) -> Connection:
         host, port = parse_address(address)
+        credentials = credentials or Credentials()
+        context = credentials.ssl_context()
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=1 << 20), timeout
+                asyncio.open_connection(host, port, limit=1 << 20, ssl=context), timeout
             )
+        except ssl.SSLError as e:
+            raise ClientError(
+                "tls-failed", f"TLS with {address} failed: {e.reason or e}", definite=True
+            ) from None
         except (OSError, TimeoutError) as e:
             raise ClientError(
                 "unavailable", f"cannot connect to {address}: {e}", definite=True
             ) from None
         writer.write(MAGIC)
         conn = cls(reader, writer, address)
-        hello = await conn.request(m.Hello([1], f"client-{uuid.uuid4().hex[:12]}"), timeout)
-        if not isinstance(hello, m.HelloOk):
+        try:
+            hello = await conn.request(m.Hello([1], f"client-{uuid.uuid4().hex[:12]}"), timeout)
+            if not isinstance(hello, m.HelloOk):
+                raise ClientError(
+                    "unsupported-version", f"{address} refused the handshake", definite=True
+                )
+            conn.node_id = hello.node_id
+            if credentials.user is not None:
+                await conn._authenticate(credentials.user, credentials.password or "", timeout)
+        except ClientError as e:
             await conn.close()
-            raise ClientError(
-                "unsupported-version", f"{address} refused the handshake", definite=True
-            )
-        conn.node_id = hello.node_id
+            if e.code == "unavailable" and context is not None:
+                # A TLS 1.3 server checks the client certificate after the client's side of
+                # the handshake is done, so a refused certificate shows up as a closed stream.
+                raise ClientError(
+                    "tls-failed",
+                    f"{address} closed the TLS connection (certificate refused?): {e.message}",
+                    definite=True,
+                ) from None
+            raise
         return conn
+
+    async def _authenticate(self, user: str, password: str, timeout: float) -> None:
+        scram = ScramClient(user, password, secrets.token_urlsafe(18))
+        try:
+            first = await self.request(m.Authenticate(MECHANISM, scram.first().encode()), timeout)
+            if not isinstance(first, m.AuthReply):
+                raise AuthError(f"unexpected {type(first).__name__}")
+            final = scram.final(first.data.decode())
+            done = await self.request(m.Authenticate(MECHANISM, final.encode()), timeout)
+            if not isinstance(done, m.AuthReply) or done.principal is None:
+                raise AuthError("the server did not complete the exchange")
+            scram.verify(done.data.decode())
+        except (AuthError, UnicodeDecodeError) as e:
+            raise ClientError("auth-failed", f"{self.address}: {e}", definite=True) from None
+        self.principal = done.principal
 
     @property
     def closed(self) -> bool:

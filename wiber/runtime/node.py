@@ -19,12 +19,14 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 from wiber.broker import (
+    AccessChanged,
     Appended,
     BrokerState,
+    ChangeAcl,
     CommitOffset,
     Effect,
     NewMessage,
@@ -32,8 +34,10 @@ from wiber.broker import (
     Origin,
     PublishBatch,
     Published,
+    PutUser,
     ReadResult,
     Rejected,
+    RemoveUser,
     encode_command,
 )
 from wiber.clocks.hlc import HybridClock
@@ -64,7 +68,9 @@ from wiber.runtime.config import NodeConfig
 from wiber.runtime.disk import DiskStorage
 from wiber.runtime.entries import entry_timestamp
 from wiber.runtime.metrics import NodeMetrics
-from wiber.runtime.transport import PeerTransport
+from wiber.runtime.transport import PeerTls, PeerTransport
+from wiber.security.policy import ClientSecurity
+from wiber.security.tls import TlsFiles, client_context, server_context
 from wiber.storage import MetaStore
 
 log = logging.getLogger("wiber.node")
@@ -152,6 +158,21 @@ class Node:
             }
             self._write_trace([{"event": "start", "node": self.id, "state": state}])
         self._guessed: dict[str, int] = {}  # debug_fault ack-before-commit only
+        self.security: ClientSecurity | None = None
+        self._peer_tls: PeerTls | None = None
+        if config.tls is not None:
+            files = TlsFiles(config.tls.ca, config.tls.cert, config.tls.key)
+            self.security = ClientSecurity(
+                files,
+                config.tls.client_auth,
+                config.tls.superusers,
+                config.tls.users,
+                lambda name: self.broker.user(name),
+            )
+            self._peer_tls = PeerTls(
+                server_context(files, require_client_cert=True),
+                client_context(files, check_hostname=False),
+            )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -172,6 +193,8 @@ class Node:
                 {p.id: (p.host, p.peer_port) for p in self.config.peers},
                 deliver=self.step,
                 unreachable=self._unreachable,
+                tls=self._peer_tls,
+                refused=lambda reason: self.metrics.rejected.labels(reason).inc(),
             )
             await self.transport.start()
             self.sender = self.transport.send
@@ -300,6 +323,14 @@ class Node:
         command = CommitOffset(group, topic, offset, expect, Origin(self.id, request))
         effect, _ = await self._propose(request, encode_command(command))
         if not isinstance(effect, OffsetCommitted):
+            raise self._rejection(effect)
+
+    async def change_access(self, command: PutUser | RemoveUser | ChangeAcl) -> None:
+        """Propose a user or ACL change and wait until it applies (or is refused)."""
+        request = self._new_request()
+        command = replace(command, origin=Origin(self.id, request))
+        effect, _ = await self._propose(request, encode_command(command))
+        if not isinstance(effect, AccessChanged):
             raise self._rejection(effect)
 
     async def read_barrier(self) -> None:

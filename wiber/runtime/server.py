@@ -4,6 +4,12 @@ A line-protocol session answers the seed's verbs in order; a framed session hand
 in its own task so that a client can pipeline, and pushes deliveries for its subscriptions.
 Protocol errors are answered and the connection stays usable where the protocol allows; nothing
 a client sends can take the node down.
+
+With security on (`tls:` in the configuration) the port speaks TLS only. A framed session then
+has a principal, from its client certificate or a SCRAM exchange (`Authenticate`), before it
+may send anything but Hello, Ping and Authenticate; every request is checked against the
+replicated ACL rules before it touches the node, so a denied publish is never proposed. The
+line protocol has no authentication: it is answered with an `ERR` and closed.
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
 
-from wiber.broker import BrokerMessage, NewMessage, ReadError
+from wiber.broker import BrokerMessage, ChangeAcl, NewMessage, PutUser, ReadError, RemoveUser
 from wiber.codec import CodecError, sniff
 from wiber.codec import line as ln
 from wiber.codec import messages as m
 from wiber.codec.framed import Frame, FrameDecoder, FrameError, encode
 from wiber.runtime.forward import Forwarder
 from wiber.runtime.node import Node, RequestError
+from wiber.security.listen import TlsListener
+from wiber.security.scram import MECHANISM, AuthError, ScramServer
 
 log = logging.getLogger("wiber.server")
 
@@ -72,6 +81,13 @@ async def pages(
             await event.wait()
 
 
+LINE_REFUSED: Final = (
+    "auth-required: security is on and the line protocol has no authentication; "
+    "use the framed protocol over TLS (wiber pub/sub --tls-ca ...)"
+)
+TLS_REQUIRED: Final = "tls-required: this node accepts TLS connections only"
+
+
 async def serve_client(
     node: Node, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
@@ -85,6 +101,10 @@ async def serve_client(
             first += chunk
         if sniff(first) == "framed":
             await FramedSession(node, reader, writer).run(first)
+        elif node.security is not None:
+            node.metrics.rejected.labels("auth-required").inc()
+            writer.write(ln.err(LINE_REFUSED))
+            await writer.drain()
         else:
             await LineSession(node, reader, writer).run(first)
     except (ConnectionError, asyncio.IncompleteReadError):
@@ -228,6 +248,13 @@ class FramedSession:
         self.subscriptions: dict[int, asyncio.Task[None]] = {}
         self.next_subscription = 0
         self.greeted = False
+        security = node.security
+        self.principal: str | None = (
+            None
+            if security is None
+            else security.initial_principal(writer.get_extra_info("ssl_object"))
+        )
+        self.scram: ScramServer | None = None
 
     async def run(self, first: bytes) -> None:
         data = first
@@ -275,8 +302,64 @@ class FramedSession:
         self.send(Frame(frame.request_id, reply))
         await self.writer.drain()
 
+    def authorize(self, request: m.Message) -> m.Error | None:
+        """Why this session may not make `request` (an `Error` to answer), or None."""
+        security = self.node.security
+        if security is None or isinstance(request, m.Hello | m.Ping | m.Authenticate):
+            return None
+        principal = self.principal
+        if principal is None:
+            return m.Error(
+                "auth-required",
+                "authenticate first: a client certificate or SCRAM-SHA-256 (--user/--password)",
+                definite=True,
+            )
+        match request:
+            case m.Publish(topic=topic):
+                operation, resource = "publish", topic
+            case m.Fetch(topic=topic) | m.Subscribe(topic=topic) | m.FetchOffset(topic=topic):
+                operation, resource = "subscribe", topic
+            case m.CommitOffset(topic=topic):
+                operation, resource = "subscribe", topic
+            case m.Metadata() | m.Status() | m.Unsubscribe():
+                return None
+            case _:
+                operation, resource = "admin", "*"
+        if self.node.broker.allows(security.superusers, principal, operation, resource):
+            return None
+        where = "the cluster" if resource == "*" else f"topic {resource!r}"
+        return m.Error(
+            "denied",
+            f"principal {principal!r} may not {operation} on {where} "
+            f"({type(request).__name__} refused; see `wiber acl list`)",
+            definite=True,
+        )
+
+    async def authenticate(self, request: m.Authenticate) -> m.Message:
+        security = self.node.security
+        if security is None:
+            return m.Error("bad-request", "security is off: nothing to authenticate", True)
+        if request.mechanism != MECHANISM:
+            return m.Error("auth-failed", f"unsupported mechanism {request.mechanism!r}", True)
+        try:
+            if self.scram is None:
+                self.scram = security.scram_server()
+                challenge = self.scram.first(request.data.decode("utf-8"))
+                return m.AuthReply(challenge.encode())
+            scram, self.scram = self.scram, None
+            user, proof = scram.final(request.data.decode("utf-8"))
+        except (AuthError, ValueError, UnicodeDecodeError) as e:
+            self.scram = None
+            log.info("%s: authentication failed: %s", self.node.id, e)
+            return m.Error("auth-failed", "authentication failed: wrong user or password", True)
+        self.principal = user
+        return m.AuthReply(proof.encode(), principal=user)
+
     async def handle(self, request: m.Message) -> m.Message:
         node = self.node
+        refusal = self.authorize(request)
+        if refusal is not None:
+            return refusal
         match request:
             case m.Hello(versions, _):
                 version = m.choose_version(versions)
@@ -329,6 +412,21 @@ class FramedSession:
             case m.TransferLeader(target):
                 node.transfer_leader(target)
                 return m.Ok()
+            case m.Authenticate():
+                return await self.authenticate(request)
+            case m.PutUser(name, salt, iterations, stored_key, server_key):
+                await node.change_access(PutUser(name, salt, iterations, stored_key, server_key))
+                return m.Ok()
+            case m.RemoveUser(name):
+                await node.change_access(RemoveUser(name))
+                return m.Ok()
+            case m.ChangeAcl(action, principal, operation, pattern):
+                await node.change_access(ChangeAcl(action, principal, operation, pattern))
+                return m.Ok()
+            case m.ListAcls():
+                await node.read_barrier()
+                rules = [(r.principal, r.operation, r.pattern) for r in node.broker.acl_rules()]
+                return m.AclList(rules, node.broker.users())
         return m.Error("bad-request", f"{type(request).__name__} is not a request", True)
 
     def status(self) -> m.StatusOk:
@@ -391,8 +489,45 @@ class FramedSession:
             await self.writer.drain()
 
 
+async def refuse_plaintext(
+    node: Node, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """A client that did not start TLS: tell it so in its own protocol, then close."""
+    node.metrics.rejected.labels("tls-required").inc()
+    first = b""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        while sniff(first) == "need-more":
+            chunk = await asyncio.wait_for(reader.read(READ_CHUNK), 5)
+            if not chunk:
+                return
+            first += chunk
+    if sniff(first) == "framed":
+        writer.write(encode(Frame(0, m.Error("tls-required", TLS_REQUIRED, definite=True))))
+    else:
+        writer.write(ln.err(TLS_REQUIRED))
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+
+
 async def serve(node: Node, ready: asyncio.Event | None = None) -> None:
     """Listen on the node's client port until cancelled."""
+    if node.security is not None:
+        listener = TlsListener(
+            node.security.context,
+            lambda r, w: serve_client(node, r, w),
+            lambda r, w: refuse_plaintext(node, r, w),
+            lambda reason, detail: _refused(node, reason, detail),
+            limit=READ_CHUNK,
+        )
+        await listener.start(node.config.host, node.config.client_port)
+        log.info("%s serving TLS clients on %s", node.id, node.config.client_address)
+        if ready is not None:
+            ready.set()
+        try:
+            await listener.serve_forever()
+        finally:
+            listener.close()
+        return
     server = await asyncio.start_server(
         lambda r, w: serve_client(node, r, w),
         host=node.config.host,
@@ -404,3 +539,8 @@ async def serve(node: Node, ready: asyncio.Event | None = None) -> None:
         ready.set()
     async with server:
         await server.serve_forever()
+
+
+def _refused(node: Node, reason: str, detail: str) -> None:
+    node.metrics.rejected.labels(reason).inc()
+    log.info("%s refused a client connection (%s): %s", node.id, reason, detail)

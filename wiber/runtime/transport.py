@@ -5,6 +5,11 @@ to a peer queue up while a write is in progress and leave together in one write 
 A full queue drops its oldest messages: Raft tolerates loss, and a slow peer must not make the
 leader buffer without bound (back-pressure). Incoming connections start with a hello naming
 the peer; anything malformed is counted and dropped, and a broken stream is closed.
+
+With TLS (`PeerTls`), both ends present certificates from the cluster CA, and each checks that
+the other's certificate names the node id it claims: the dialler checks the node it dialled,
+the listener checks the id in the hello. A mismatch, a failed handshake or a plaintext peer is
+refused, counted (`refused`) and logged; nothing it sent reaches Raft.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -28,6 +34,8 @@ from wiber.codec.peer import (
     encode_message,
 )
 from wiber.core.types import Message
+from wiber.security.listen import TlsListener
+from wiber.security.tls import names_node, peer_certificate
 
 log = logging.getLogger("wiber.transport")
 
@@ -43,6 +51,12 @@ class _Outbox:
     connected: bool = False
 
 
+@dataclass(frozen=True)
+class PeerTls:
+    server: ssl.SSLContext  # requires a client certificate
+    client: ssl.SSLContext  # hostname checking off: the node id is checked instead
+
+
 @dataclass
 class TransportStats:
     sent: int = 0
@@ -51,6 +65,7 @@ class TransportStats:
     dropped_malformed: int = 0
     dropped_unknown_peer: int = 0
     connects: int = 0
+    refused: int = 0  # connections refused for TLS or identity reasons
 
 
 class PeerTransport:
@@ -64,6 +79,8 @@ class PeerTransport:
         *,
         clock_interval: float = 1.0,
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        tls: PeerTls | None = None,
+        refused: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.node_id = node_id
         self.listen = listen
@@ -74,13 +91,22 @@ class PeerTransport:
         self._clock_interval = clock_interval
         self._wall_us = wall_us
         self._outboxes = {peer: _Outbox(address) for peer, address in peers.items()}
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | TlsListener | None = None
+        self._tls = tls
+        self._on_refused = refused
         self._prober: asyncio.Task[None] | None = None
         self._inbound: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         host, port = self.listen
-        self._server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
+        if self._tls is not None:
+            listener = TlsListener(
+                self._tls.server, self._accept, self._plaintext, self._refuse, limit=1 << 20
+            )
+            await listener.start(host, port)
+            self._server = listener
+        else:
+            self._server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
         for peer, outbox in self._outboxes.items():
             outbox.task = asyncio.create_task(self._dial(peer, outbox), name=f"dial-{peer}")
         self._prober = asyncio.create_task(self._probe_clocks(), name="clock-probes")
@@ -134,12 +160,34 @@ class PeerTransport:
         outbox = self._outboxes.get(peer)
         return outbox is not None and outbox.connected
 
+    def _refuse(self, reason: str, detail: str) -> None:
+        self.stats.refused += 1
+        self._on_refused(reason)
+        log.warning("%s: refused a peer connection (%s): %s", self.node_id, reason, detail)
+
+    async def _plaintext(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._refuse("peer-plaintext", f"{writer.get_extra_info('peername')} did not use TLS")
+
     async def _dial(self, peer: str, outbox: _Outbox) -> None:
         delay = 0.05
         while True:
+            tls = self._tls.client if self._tls is not None else None
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(*outbox.address), 2)
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(*outbox.address, ssl=tls), 2
+                )
+            except ssl.SSLError as e:
+                self._refuse("peer-tls", f"dialling {peer}: {e}")
+                reader = None
             except (OSError, TimeoutError):
+                reader = None
+            if reader is not None and tls is not None:
+                cert = peer_certificate(writer.get_extra_info("ssl_object"))
+                if not names_node(cert, peer):
+                    self._refuse("peer-identity", f"{outbox.address} is not {peer}")
+                    writer.close()
+                    reader = None
+            if reader is None:
                 outbox.frames.clear()  # stale by the time we get through; Raft resends
                 self.unreachable(peer)
                 await asyncio.sleep(delay)
@@ -178,10 +226,22 @@ class PeerTransport:
             self._inbound[task] = writer
         decoder = PeerDecoder()
         peer: str | None = None
+        cert = None
+        if self._tls is not None:
+            cert = peer_certificate(writer.get_extra_info("ssl_object"))
         try:
             while data := await reader.read(1 << 16):
                 for body in decoder.feed(data):
-                    peer = self._receive(peer, body)
+                    claimed = self._receive(peer, body)
+                    if (
+                        claimed is not None
+                        and claimed != peer
+                        and self._tls is not None
+                        and not names_node(cert, claimed)
+                    ):
+                        self._refuse("peer-identity", f"a peer claimed to be {claimed}")
+                        return
+                    peer = claimed
         except CodecError as e:
             self.stats.dropped_malformed += 1
             log.warning("closing peer stream from %s: %s", peer or "?", e)
