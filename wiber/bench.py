@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wiber import localcluster
-from wiber.client import Client, ClientError, Producer, bootstrap_from_env
+from wiber.client import Client, ClientError, Credentials, Producer, bootstrap_from_env
 from wiber.codec import messages as m
 
 
@@ -32,6 +32,7 @@ class BenchConfig:
     acks: str = "quorum"
     kill_leader_after: float | None = None  # seconds into the measured period
     cluster_dir: Path | None = None  # the local cluster whose leader is killed
+    credentials: Credentials | None = None  # TLS and user, for a secured cluster
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -45,7 +46,8 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     payload = os.urandom(config.size // 2 + 1).hex()[: config.size].encode()
-    async with Client(bootstrap_from_env(config.bootstrap)) as client:
+    client = Client(bootstrap_from_env(config.bootstrap), credentials=config.credentials)
+    async with client:
         producer = Producer(client, max_inflight=config.inflight, acks=config.acks)
         loop = asyncio.get_running_loop()
         start = loop.time()

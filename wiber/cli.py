@@ -20,7 +20,28 @@ from wiber.codec import messages as m
 from wiber.localcluster import DEFAULT_DIR as DEFAULT_CLUSTER_DIR
 
 if TYPE_CHECKING:
-    from wiber.client import Client
+    from wiber.client import Client, Credentials
+
+
+def _add_security(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("security (when the cluster has `tls:`)")
+    group.add_argument("--tls-ca", metavar="FILE", help="cluster CA (env WIBER_TLS_CA)")
+    group.add_argument("--tls-cert", metavar="FILE", help="client certificate (WIBER_TLS_CERT)")
+    group.add_argument("--tls-key", metavar="FILE", help="its key (env WIBER_TLS_KEY)")
+    group.add_argument("--user", help="SCRAM user name (env WIBER_USER)")
+    group.add_argument("--password", help="SCRAM password (env WIBER_PASSWORD)")
+
+
+def credentials(args: argparse.Namespace) -> Credentials:
+    from wiber.client import Credentials
+
+    return Credentials.from_env(
+        ca=getattr(args, "tls_ca", None),
+        cert=getattr(args, "tls_cert", None),
+        key=getattr(args, "tls_key", None),
+        user=getattr(args, "user", None),
+        password=getattr(args, "password", None),
+    )
 
 
 def _add_bootstrap(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +51,7 @@ def _add_bootstrap(parser: argparse.ArgumentParser) -> None:
         help="nodes to contact (default: WIBER_BOOTSTRAP, else WIBER_HOST:WIBER_PORT)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_security(parser)
 
 
 def _add_cluster(sub: Any) -> None:
@@ -41,6 +63,11 @@ def _add_cluster(sub: Any) -> None:
     up.add_argument("--base-port", type=int, default=7070, help="n1's client port; +10 per node")
     up.add_argument("--fsync", default="group")
     up.add_argument("--trace", action="store_true", help="nodes write Raft event traces")
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="TLS and authentication: certificates (made in DIR/certs if absent), superuser admin",
+    )
     for op in ("up", "down", "status", "start", "stop", "kill"):
         parser = up if op == "up" else ops.add_parser(op, help=_CLUSTER_HELP[op])
         parser.add_argument("--dir", type=Path, default=DEFAULT_CLUSTER_DIR, help="cluster folder")
@@ -49,6 +76,7 @@ def _add_cluster(sub: Any) -> None:
     status = ops.choices["status"]
     status.add_argument("--bootstrap", help="ask these nodes instead of a local cluster folder")
     status.add_argument("--json", action="store_true")
+    _add_security(status)
     for op, help_text in (
         ("add", "add NODE as a voter (Raft membership change)"),
         ("remove", "remove NODE from the cluster (the leader too)"),
@@ -57,6 +85,49 @@ def _add_cluster(sub: Any) -> None:
         parser = ops.add_parser(op, help=help_text)
         parser.add_argument("node")
         parser.add_argument("--bootstrap", help="nodes to contact (default: WIBER_BOOTSTRAP)")
+        _add_security(parser)
+
+
+def _add_security_commands(sub: Any) -> None:
+    certs = sub.add_parser("certs", help="a cluster CA and node and client certificates")
+    ops = certs.add_subparsers(dest="op", required=True)
+    init = ops.add_parser("init", help="create the cluster CA in DIR")
+    init.add_argument("dir", type=Path)
+    issue = ops.add_parser("issue", help="issue a node or client certificate signed by DIR's CA")
+    issue.add_argument("dir", type=Path)
+    who = issue.add_mutually_exclusive_group(required=True)
+    who.add_argument("--node", help="node id (CN and DNS name of the certificate)")
+    who.add_argument("--client", help="client principal (CN of the certificate)")
+    issue.add_argument("--host", action="append", default=[], help="extra DNS name or IP")
+    issue.add_argument("--days", type=int, default=365)
+
+    user = sub.add_parser("user", help="SCRAM users, stored through Raft")
+    uops = user.add_subparsers(dest="op", required=True)
+    add = uops.add_parser(
+        "add", help="create or replace a user (password: --new-password or stdin)"
+    )
+    remove = uops.add_parser("remove", help="remove a user")
+    digest = uops.add_parser("hash", help="print a verifier for the config's tls.users (offline)")
+    for parser in (add, remove, digest):
+        parser.add_argument("name")
+    for parser in (add, digest):
+        parser.add_argument("--new-password", help="the user's password (default: read stdin)")
+    for parser in (add, remove):
+        parser.add_argument("--bootstrap", help="nodes to contact (default: WIBER_BOOTSTRAP)")
+        _add_security(parser)
+
+    acl = sub.add_parser("acl", help="per-topic ACL rules, stored through Raft")
+    aops = acl.add_subparsers(dest="op", required=True)
+    for op in ("add", "remove"):
+        parser = aops.add_parser(op, help=f"{op} a rule")
+        parser.add_argument("principal", help="a principal, or * for every authenticated one")
+        parser.add_argument("operation", choices=["publish", "subscribe", "admin"])
+        parser.add_argument("pattern", help="topic, prefix (orders.* or prefix:orders.), or *")
+    listing = aops.add_parser("list", help="the rules and users")
+    listing.add_argument("--json", action="store_true")
+    for parser in aops.choices.values():
+        parser.add_argument("--bootstrap", help="nodes to contact (default: WIBER_BOOTSTRAP)")
+        _add_security(parser)
 
 
 def _add_groups(sub: Any) -> None:
@@ -136,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_cluster(sub)
     _add_groups(sub)
+    _add_security_commands(sub)
 
     bench = sub.add_parser("bench", help="measure publish throughput and latency")
     bench.add_argument("--topic", default="bench")
@@ -174,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": cmd_bench,
         "cluster": cmd_cluster,
         "groups": cmd_groups,
+        "certs": cmd_certs,
+        "user": cmd_user,
+        "acl": cmd_acl,
     }[args.command]
     try:
         return command(args)
@@ -255,7 +330,7 @@ async def _pub(args: argparse.Namespace, messages: list[str]) -> int:
     from wiber.client import Client, ClientError, Producer, bootstrap_from_env
 
     failures = 0
-    async with Client(bootstrap_from_env(args.bootstrap)) as client:
+    async with Client(bootstrap_from_env(args.bootstrap), credentials=credentials(args)) as client:
         producer = Producer(client, delivery_timeout=args.timeout)
         futures = [await producer.send(args.topic, text.encode()) for text in messages]
         for text, future in zip(messages, futures, strict=True):
@@ -296,7 +371,7 @@ async def _sub(args: argparse.Namespace) -> int:
     from wiber.client import Client, ClientError, bootstrap_from_env
     from wiber.client.consumer import Consumer
 
-    async with Client(bootstrap_from_env(args.bootstrap)) as client:
+    async with Client(bootstrap_from_env(args.bootstrap), credentials=credentials(args)) as client:
         try:
             start, printed = await _history_pages(client, args)
             if args.count is not None and printed >= args.count:
@@ -364,7 +439,7 @@ async def _history(args: argparse.Namespace) -> int:
     if args.n < 0:
         print("wiber history: N must be >= 0", file=sys.stderr)
         return 2
-    async with Client(bootstrap_from_env(args.bootstrap)) as client:
+    async with Client(bootstrap_from_env(args.bootstrap), credentials=credentials(args)) as client:
         count = 0
         request = m.Fetch(args.topic, last_n=args.n, stale_ok=args.stale_ok) if args.n else None
         try:
@@ -398,10 +473,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 fsync=args.fsync,
                 voters=args.voters,
                 extra=extra,
+                tls=args.tls,
             )
             addresses = ",".join(n.address for n in nodes)
             print(f"cluster of {len(nodes)} nodes up in {args.dir.resolve()}")
             print(f"export WIBER_BOOTSTRAP={addresses}")
+            if args.tls:
+                for key, value in localcluster.admin_env(args.dir).items():
+                    print(f"export {key}={value}")
         elif args.op == "down":
             stopped = localcluster.down(args.dir)
             print(f"stopped {', '.join(stopped) if stopped else 'nothing'}")
@@ -418,11 +497,17 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             return _cluster_status(args)
         elif args.op in ("add", "remove"):
             asyncio.run(
-                admin.change_members(bootstrap_from_env(args.bootstrap), args.op, args.node)
+                admin.change_members(
+                    bootstrap_from_env(args.bootstrap), args.op, args.node, credentials(args)
+                )
             )
             print(f"{args.op} {args.node}: done")
         elif args.op == "transfer-leader":
-            asyncio.run(admin.transfer_leader(bootstrap_from_env(args.bootstrap), args.node))
+            asyncio.run(
+                admin.transfer_leader(
+                    bootstrap_from_env(args.bootstrap), args.node, credentials=credentials(args)
+                )
+            )
             print(f"{args.node} is the leader")
     except (localcluster.ClusterError, ClientError) as e:
         print(f"wiber cluster {args.op}: {e}", file=sys.stderr)
@@ -435,10 +520,12 @@ def _cluster_status(args: argparse.Namespace) -> int:
     from wiber.client import bootstrap_from_env
 
     if args.bootstrap:
-        addresses = asyncio.run(admin.members(bootstrap_from_env(args.bootstrap)))
+        addresses = asyncio.run(
+            admin.members(bootstrap_from_env(args.bootstrap), credentials(args))
+        )
     else:
         addresses = [n.address for n in localcluster.read_nodes(args.dir)]
-    rows = asyncio.run(admin.cluster_status(addresses))
+    rows = asyncio.run(admin.cluster_status(addresses, credentials(args)))
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -460,7 +547,9 @@ def cmd_groups(args: argparse.Namespace) -> int:
     bootstrap = bootstrap_from_env(args.bootstrap)
     try:
         if args.op == "describe":
-            rows = asyncio.run(admin.describe_group(bootstrap, args.group, args.topic))
+            rows = asyncio.run(
+                admin.describe_group(bootstrap, args.group, args.topic, credentials(args))
+            )
             for row in rows:
                 if args.json:
                     print(json.dumps(row))
@@ -476,12 +565,101 @@ def cmd_groups(args: argparse.Namespace) -> int:
         for topic in args.topic:
             target = asyncio.run(
                 admin.reset_group(
-                    bootstrap, args.group, topic, to=to, offset=args.to_offset, time_ms=time_ms
+                    bootstrap,
+                    args.group,
+                    topic,
+                    to=to,
+                    offset=args.to_offset,
+                    time_ms=time_ms,
+                    credentials=credentials(args),
                 )
             )
             print(f"{args.group} {topic}: committed offset now {target}")
     except ClientError as e:
         print(f"wiber groups {args.op}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_certs(args: argparse.Namespace) -> int:
+    from wiber.security import certs
+
+    try:
+        if args.op == "init":
+            issued = certs.init_ca(args.dir)
+        elif args.node:
+            issued = certs.issue_node(args.dir, args.node, tuple(args.host), days=args.days)
+        else:
+            issued = certs.issue_client(args.dir, args.client, days=args.days)
+    except certs.CertError as e:
+        print(f"wiber certs {args.op}: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {issued.cert} and {issued.key}")
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    if args.new_password is not None:
+        return str(args.new_password)
+    text = sys.stdin.readline().rstrip("\n")
+    if not text:
+        raise SystemExit("wiber user: give --new-password or the password on stdin")
+    return text
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    import secrets
+
+    from wiber import admin
+    from wiber.client import ClientError, bootstrap_from_env
+    from wiber.security import scram
+
+    if args.op == "hash":
+        verifier = scram.derive(_new_password(args), secrets.token_bytes(16))
+        print(f"{args.name}: {scram.format_credential(verifier)}")
+        return 0
+    bootstrap = bootstrap_from_env(args.bootstrap)
+    try:
+        if args.op == "add":
+            password = _new_password(args)
+            asyncio.run(admin.add_user(bootstrap, args.name, password, credentials(args)))
+            print(f"user {args.name} stored")
+        else:
+            asyncio.run(admin.remove_user(bootstrap, args.name, credentials(args)))
+            print(f"user {args.name} removed")
+    except ClientError as e:
+        print(f"wiber user {args.op}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_acl(args: argparse.Namespace) -> int:
+    from wiber import admin
+    from wiber.client import ClientError, bootstrap_from_env
+
+    bootstrap = bootstrap_from_env(args.bootstrap)
+    try:
+        if args.op == "list":
+            listing = asyncio.run(admin.list_acls(bootstrap, credentials(args)))
+            if args.json:
+                rules = [
+                    dict(zip(("principal", "operation", "pattern"), r, strict=True))
+                    for r in listing.rules
+                ]
+                print(json.dumps({"rules": rules, "users": listing.users}))
+            else:
+                for principal, operation, pattern in listing.rules:
+                    print(f"allow {principal} {operation} {pattern}")
+                print(f"users: {', '.join(listing.users) or '(none stored)'}")
+            return 0
+        asyncio.run(
+            admin.change_acl(
+                bootstrap, args.op, args.principal, args.operation, args.pattern, credentials(args)
+            )
+        )
+        print(f"acl {args.op}: {args.principal} {args.operation} {args.pattern}")
+    except ClientError as e:
+        print(f"wiber acl {args.op}: {e}", file=sys.stderr)
         return 1
     return 0
 
@@ -500,6 +678,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         acks=args.acks,
         kill_leader_after=args.kill_leader_after,
         cluster_dir=args.cluster_dir,
+        credentials=credentials(args),
     )
     result = asyncio.run(run_bench(config))
     if args.json:

@@ -1,7 +1,8 @@
 """`wiber cluster up|down`: a cluster of broker processes on loopback, under one folder.
 
 The folder holds `cluster.yaml` (the cluster file every node reads), one data directory, one
-log and one pid file per node. `down` stops exactly the processes whose pid files are there
+log and one pid file per node; with `tls`, also `certs/` (the CA, a certificate per node and
+one for the superuser client `admin`). `down` stops exactly the processes whose pid files are there
 (and only if they are still Wiber brokers of this folder), so it never kills a stranger.
 """
 
@@ -82,6 +83,7 @@ def up(
     voters: int | None = None,
     extra: dict[str, object] | None = None,
     timeout: float = 30.0,
+    tls: bool = False,
 ) -> list[LocalNode]:
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -91,8 +93,15 @@ def up(
     busy = [p for n in nodes for p in (n.client_port, n.peer_port) if _port_open(p)]
     if busy:
         raise ClusterError(f"ports already in use: {busy}; choose another --base-port")
+    security: dict[str, object] = {}
+    if tls:
+        from wiber.security.certs import ensure_cluster_certs
+
+        ensure_cluster_certs(directory / CERTS, [n.id for n in nodes], [ADMIN])
+        security = {"tls": tls_section(directory)}
     config = {
         "data_dir": str(directory / "data"),
+        **security,
         "fsync": fsync,
         **(extra or {}),
         **({"voters": [n.id for n in nodes[:voters]]} if voters else {}),
@@ -110,6 +119,31 @@ def up(
     processes = {node.id: start_node(directory, node) for node in nodes}
     _wait_listening(processes, nodes, timeout, directory)
     return nodes
+
+
+CERTS = "certs"
+ADMIN = "admin"  # the superuser client certificate `cluster up --tls` issues
+
+
+def tls_section(directory: Path, client_auth: str = "any") -> dict[str, object]:
+    certs = directory / CERTS
+    return {
+        "ca": str(certs / "ca.crt"),
+        "cert": str(certs / "node-{id}.crt"),
+        "key": str(certs / "node-{id}.key"),
+        "client_auth": client_auth,
+        "superusers": [ADMIN],
+    }
+
+
+def admin_env(directory: Path) -> dict[str, str]:
+    """WIBER_TLS_* settings that make the CLI the superuser of a `--tls` local cluster."""
+    certs = directory.resolve() / CERTS
+    return {
+        "WIBER_TLS_CA": str(certs / "ca.crt"),
+        "WIBER_TLS_CERT": str(certs / f"client-{ADMIN}.crt"),
+        "WIBER_TLS_KEY": str(certs / f"client-{ADMIN}.key"),
+    }
 
 
 def start_node(

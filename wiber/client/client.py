@@ -15,6 +15,8 @@ from wiber.client.connection import ClientError, Connection, Credentials
 from wiber.codec import messages as m
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:7070"
+# Errors another node would answer the same way: trying the next one only hides the reason.
+REFUSALS = frozenset({"auth-required", "auth-failed", "denied", "tls-failed", "tls-required"})
 
 
 def bootstrap_from_env(explicit: str | None = None) -> list[str]:
@@ -69,6 +71,8 @@ class Client:
             try:
                 return await self.connect(address)
             except ClientError as e:
+                if e.code in REFUSALS:
+                    raise
                 errors.append(str(e))
         raise ClientError("unavailable", "no node answered: " + "; ".join(errors), definite=True)
 
@@ -81,7 +85,9 @@ class Client:
                 if self._leader is not None:
                     try:
                         return await self.connect(self._leader)
-                    except ClientError:
+                    except ClientError as e:
+                        if e.code in REFUSALS:
+                            raise
                         self._leader = None
                 if await self._refresh_metadata() is not None:
                     continue
@@ -99,7 +105,9 @@ class Client:
             try:
                 conn = await self.connect(address)
                 reply = await conn.request(m.Metadata(), self.timeout)
-            except ClientError:
+            except ClientError as e:
+                if e.code in REFUSALS:
+                    raise
                 continue
             if isinstance(reply, m.MetadataOk) and reply.leader is not None:
                 self._members = {x.id: x.address for x in reply.members}
@@ -120,7 +128,7 @@ class Client:
                 conn = await self.connect(address)
                 return await conn.request(message, self.timeout)
             except ClientError as e:
-                if e.code not in ("unavailable", "timeout", "not-leader") or e.code == "tls-failed":
+                if e.code not in ("unavailable", "timeout", "not-leader"):
                     raise
                 last = e
         raise last or ClientError("unavailable", "no node answered", definite=True)
