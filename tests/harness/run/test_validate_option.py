@@ -1,0 +1,125 @@
+"""`harness sim --validate` and `harness run --validate` (issue 10): after the run's own
+checkers, its event traces are checked against spec/Raft.tla and the verdict is reported as
+the `trace-validation` checker; a trace Raft.tla cannot explain fails the run.
+
+Each test runs TLC once on a trace of a few hundred events."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.commands.run as run_command
+import tests.mutants
+from harness.cli import main as harness_main
+from harness.workloads.runner import Outcome, RunSpec
+from spec.tlc_runner import ToolMissing, find_jar, find_java
+from wiber.core.raft import RaftCore
+from wiber.core.types import NodeId
+
+SIM = ["sim", "--seed", "0", "--time", "0.2", "--validate"]  # 2 crashes, 2 terms, 558 events
+CLUSTER_RUN = Path(__file__).parents[2] / "spec" / "fixtures" / "cluster-run"
+
+
+@pytest.fixture(autouse=True)
+def tlc_available() -> None:
+    try:
+        find_java()
+        find_jar()
+    except ToolMissing as missing:
+        pytest.skip(str(missing))
+
+
+class KeepsVoteAcrossTerms(RaftCore):
+    """Keeps the vote of an older term when a newer term makes it a follower, so it refuses
+    the candidates of the new term. The simulator's checkers see no unsafe state (only a
+    slower election); the trace shows a vote Raft.tla does not have."""
+
+    def _become_follower(self, term: int, leader: NodeId | None) -> None:
+        vote = self.vote
+        super()._become_follower(term, leader)
+        self.vote = vote
+
+
+def test_sim_validate_accepts_a_faulty_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert harness_main(SIM) == 0
+    out = capsys.readouterr().out
+    assert "seed 0: " in out
+    assert ": ok" in out
+    assert "trace-validation: accepted (558 events)" in out
+
+
+def test_sim_validate_rejects_a_broken_core(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(tests.mutants.MUTANTS, "keeps-vote", KeepsVoteAcrossTerms)
+    assert harness_main([*SIM, "--core-variant", "keeps-vote"]) == 1
+    out = capsys.readouterr().out
+    assert ": ok" in out  # the simulator's own checkers pass it
+    assert "trace-validation: rejected" in out
+    rejected = next(line for line in out.splitlines() if "rejected at line" in line)
+    record = json.loads(rejected.split(": ", 1)[1])
+    assert record["msg"]["type"] == "vote-resp"
+    assert record["msg"]["reject"] is True
+    assert record["state"]["vote"] not in (None, record["msg"]["dst"])  # the kept vote
+
+
+def test_sim_validate_refuses_membership_faults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert harness_main([*SIM, "--faults", "crash,membership"]) == 2
+    assert "membership" in capsys.readouterr().err
+
+
+def fake_execute(run_dir: Path, mutate: bool) -> Any:
+    """`execute` for a run that already happened: the fixture's traces, a tiny history."""
+
+    async def execute(spec: RunSpec) -> Outcome:
+        shutil.copytree(CLUSTER_RUN, run_dir)
+        if mutate:
+            trace = run_dir / "nodes" / "n2" / "trace.jsonl"
+            events = [json.loads(line) for line in trace.read_text().splitlines()]
+            at = next(
+                i
+                for i, e in enumerate(events)
+                if i > 100 and e["event"] == "receive" and e["state"]["role"] == "follower"
+            )
+            events[at]["state"]["term"] += 1
+            trace.write_text("".join(json.dumps(e) + "\n" for e in events))
+        ops = [
+            {"index": 0, "time": 0, "type": "invoke", "process": 0, "f": "send", "value": 1},
+            {"index": 1, "time": 10**6, "type": "ok", "process": 0, "f": "send", "value": 1},
+        ]
+        (run_dir / "history.jsonl").write_text("".join(json.dumps(op) + "\n" for op in ops))
+        results = {"valid": True, "checkers": {"log": {"valid": True, "anomalies": {}}}}
+        (run_dir / "results.json").write_text(json.dumps(results))
+        return Outcome(True, results, run_dir, run_dir / "index.html")
+
+    return execute
+
+
+@pytest.mark.parametrize("mutate", [False, True], ids=["accepted", "mutated-rejected"])
+def test_run_validate_puts_the_verdict_into_results_and_report(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mutate: bool,
+) -> None:
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(run_command, "execute", fake_execute(run_dir, mutate))
+    args = ["run", "--provider", "local", "--nodes", "3", "--store", str(tmp_path), "--validate"]
+    assert harness_main(args) == (1 if mutate else 0)
+    results = json.loads((run_dir / "results.json").read_text())
+    checked = results["checkers"]["trace-validation"]
+    assert results["checkers"]["log"]["valid"] is True  # the run's own checkers are kept
+    assert checked["status"] == ("rejected" if mutate else "accepted")
+    assert results["valid"] is (not mutate)
+    page = (run_dir / "index.html").read_text()
+    assert "trace-validation" in page
+    out = capsys.readouterr().out
+    assert f"valid\t{'false' if mutate else 'true'}" in out
+    if mutate:
+        assert "trace-rejected\ttrace-validation\t1" in out
+        assert "trace-rejected" in page
