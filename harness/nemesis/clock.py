@@ -22,6 +22,9 @@ from typing import Any
 from harness.nemesis.base import NemesisContext, NemesisError, pick_targets
 
 KINDS = ("bump", "strobe")
+# The leader stamps every message: skewing another node instead (what `pick_targets` falls
+# back to while no leader is known) would test nothing, so wait a little for one first.
+LEADER_WAIT_S = 5.0
 
 
 class Clock:
@@ -29,7 +32,10 @@ class Clock:
 
     async def start(self, ctx: NemesisContext, value: dict[str, Any]) -> dict[str, Any]:
         kind = value.get("kind") or ctx.rng.choice(KINDS)
-        targets = await pick_targets(ctx, value.get("targets"))
+        spec = value.get("targets")
+        if spec == "leader":
+            spec = await _leader_within(ctx, LEADER_WAIT_S) or spec
+        targets = await pick_targets(ctx, spec)
         offsets: dict[str, float] = ctx.state.setdefault("clock", {})
         if kind == "bump":
             delta_ms = next_delta(ctx, value.get("delta_ms"))
@@ -75,6 +81,19 @@ class Clock:
             if await ctx.db.clock_mode(ctx.inventory.node(node)) is not None:
                 await ctx.db.set_clock_offset(node, 0.0)
         return {"nemesis": self.name, "targets": names, "offsets_s": dict.fromkeys(names, 0.0)}
+
+
+async def _leader_within(ctx: NemesisContext, seconds: float) -> str | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        with contextlib.suppress(Exception):
+            leader = await ctx.db.leader()
+            if leader in ctx.inventory.names:
+                return leader
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
 
 
 def next_delta(ctx: NemesisContext, delta_ms: Any) -> Any:

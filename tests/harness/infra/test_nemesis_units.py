@@ -109,6 +109,20 @@ def test_clock_bumps_accumulate_and_heal_resets_every_node() -> None:
     assert db.offsets[-5:] == [(n, 0.0) for n in NAMES]
 
 
+def test_clock_delta_list_is_taken_in_turn_across_heals() -> None:
+    db = FakeDB(leader=None)
+    ctx = fake_context(db)
+    clock = get_nemesis("clock")
+    bump = {"kind": "bump", "targets": "n3", "delta_ms": [4000, -4000]}
+    assert run(clock.start(ctx, bump))["offsets_s"] == {"n3": 4.0}
+    run(clock.heal(ctx))
+    assert run(clock.start(ctx, bump))["offsets_s"] == {"n3": -4.0}
+    run(clock.heal(ctx))
+    db._leader = "n4"  # the leader stamps: "leader" must mean it once one is known
+    done = run(clock.start(ctx, {**bump, "targets": "leader"}))
+    assert done["offsets_s"] == {"n4": 4.0}
+
+
 def test_clock_strobe_flips_and_heal_stops_it() -> None:
     db = FakeDB()
 
