@@ -189,6 +189,8 @@ class Connection:
             raise ClientError("unavailable", str(e), definite=False) from None
         finally:
             self._waiting.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # a shutdown may fail it after a write error won the race
         if isinstance(reply, m.Error):
             raise ClientError(
                 reply.code, reply.message, definite=reply.definite, leader_hint=reply.leader_hint
