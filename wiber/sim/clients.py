@@ -176,7 +176,7 @@ class Clients:
         if node.paused:
             self._hang(lambda: self._indefinite(slot, value, node.id, "timeout"))
             return
-        data = encode_publish(topic, number, self._queue.now_us // 1000 << 16)
+        data = encode_publish(topic, number, node.stamp())
         try:
             index = node.core.propose(data)
         except ProposalDropped as refused:

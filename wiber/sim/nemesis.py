@@ -7,8 +7,10 @@ of the fault phase so that liveness can be checked. Each start and stop is an op
 
 Fault kinds: partition (a grudge of a random shape), crash (the process dies; written data
 survives), disk (power loss: unsynced writes are lost and the last may be torn), pause, loss,
-duplicate, reorder, membership (add or remove a voter through the leader) and transfer
-(leadership transfer from the leader to another voter).
+duplicate, reorder, membership (add or remove a voter through the leader), transfer
+(leadership transfer from the leader to another voter) and clock (Jepsen's clock nemesis on one
+node's wall clock: bump it forward or back by seconds, strobe it between two readings, or reset
+every skewed clock). Clock is the last kind, so adding it changed no other kind's index.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ FAULT_KINDS = (
     "duplicate",
     "reorder",
     "transfer",
+    "clock",
 )
+CLOCK_BUMP_MS = (1_000, 10_000)  # how far a bump or strobe moves a clock, either way
+CLOCK_STROBE_PERIOD_MS = (1, 20)
 
 
 class World(Protocol):
@@ -87,8 +92,10 @@ class Nemesis:
             "reorder": lambda: self._link("reorder_us", self._rng.randint(5_000, 60_000)),
             "membership": self._membership,
             "transfer": self._transfer,
+            "clock": self._clock,
         }
         self.started = 0
+        self._clock_generation: dict[NodeId, int] = {}  # a stale stop or strobe step is ignored
 
     def start(self) -> None:
         if self._kinds:
@@ -206,8 +213,56 @@ class Nemesis:
         self._world.record_nemesis("start", value)
         self._world.drain(leader)
 
+    def _clock(self) -> None:
+        mode = self._rng.choice(("bump", "strobe", "reset"))
+        if mode == "reset":
+            self._reset_clocks("reset")
+            return
+        node = self._victim([n for _, n in sorted(self._world.nodes.items())])
+        generation = self._clock_generation.get(node.id, 0) + 1
+        self._clock_generation[node.id] = generation
+        delta_ms = self._rng.choice((-1, 1)) * self._rng.randint(*CLOCK_BUMP_MS)
+        node.clock.fault_offset_ms = delta_ms
+        value: dict[str, Any] = {"nemesis": "clock", "mode": mode, "targets": [node.id],
+                                 "delta_ms": delta_ms}  # fmt: skip
+        if mode == "strobe":
+            period_us = self._rng.randint(*CLOCK_STROBE_PERIOD_MS) * 1000
+            value["period_ms"] = period_us // 1000
+            self._world.after(
+                period_us, lambda: self._strobe(node, generation, period_us, delta_ms)
+            )
+        self._world.record_nemesis("start", value)
+        self._later(lambda: self._stop_clock(node, generation))
+
+    def _strobe(self, node: SimNode, generation: int, period_us: int, delta_ms: int) -> None:
+        """Flip the clock between its skewed and its true reading, until the fault stops."""
+        if self._clock_generation.get(node.id) != generation:
+            return
+        node.clock.fault_offset_ms = 0 if node.clock.skewed else delta_ms
+        self._world.after(period_us, lambda: self._strobe(node, generation, period_us, delta_ms))
+
+    def _stop_clock(self, node: SimNode, generation: int) -> None:
+        if self._clock_generation.get(node.id) == generation:
+            self._clock_generation[node.id] = generation + 1
+            node.clock.reset()
+            self._world.record_nemesis("stop", {"nemesis": "clock", "targets": [node.id]})
+
+    def _reset_clocks(self, why: str) -> None:
+        """Every clock back to its healthy reading (NTP stepping it), strobes ended."""
+        skewed = []
+        for node_id, node in sorted(self._world.nodes.items()):
+            if node.clock.skewed or node_id in self._clock_generation:
+                self._clock_generation[node_id] = self._clock_generation.get(node_id, 0) + 1
+            if node.clock.skewed:
+                skewed.append(node_id)
+                node.clock.reset()
+        if skewed:
+            self._world.record_nemesis("stop", {"nemesis": "clock", "mode": why,
+                                                "targets": skewed})  # fmt: skip
+
     def heal(self) -> None:
-        """End of the fault phase: every node up and running, a perfect network."""
+        """End of the fault phase: every node up and running, a perfect network, true clocks."""
+        self._reset_clocks("heal")
         self._world.network.heal()
         for node in sorted(self._world.nodes.values(), key=lambda n: n.id):
             if not node.up:

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from wiber.clocks.hlc import HybridClock
 from wiber.core.plan import Append, Apply, InstallSnapshot, SaveHardState, Send, ServeReads, Sync
 from wiber.core.plan import plan as plan_ready
 from wiber.core.types import (
@@ -28,6 +29,7 @@ from wiber.core.types import (
     Ready,
     Role,
 )
+from wiber.sim.clock import SimClock, Stamper, stamp_like_runtime
 from wiber.sim.coreapi import Core, CoreFactory
 from wiber.sim.disk import DiskState, SimDisk
 from wiber.sim.invariants import LogView, NodeView
@@ -74,6 +76,8 @@ class NodeHooks:
     reads: Callable[[SimNode, tuple[ReadState, ...]], None]
     compacting: Callable[[SimNode], None]  # the last chance to see the entries about to go
     voted: Callable[[NodeId, int, NodeId], None]  # (voter, term, candidate), self-votes too
+    stamped: Callable[[SimNode, int], None] = lambda node, hlc: None  # every HLC value issued
+    now_us: Callable[[], int] = lambda: 0  # virtual time, for the wall clock
 
 
 @dataclass
@@ -104,6 +108,12 @@ class SimNode:
     applied_index: int = 0
     applied_view: LogView = field(default_factory=LogView)
     stats: NodeStats = field(default_factory=NodeStats)
+    clock: SimClock = field(default_factory=SimClock)
+    stamper: Stamper = stamp_like_runtime
+    machine_factory: Callable[[Callable[[int], bytes]], BrokerMachine] = BrokerMachine
+    max_clock_offset_ms: int = 500  # the runtime's default
+    hlc: HybridClock | None = None
+    hlc_bound: int = 0  # the durable HLC bound (the runtime's clock-bound file)
     _view: NodeView | None = None
 
     @property
@@ -121,6 +131,8 @@ class SimNode:
         self._restore(snapshot.index, snapshot.term, snapshot.data)
         rng = random.Random(self.rng.getrandbits(64))
         self.core = self.core_factory(self.config, self.disk, rng, snapshot.index)
+        self.hlc = HybridClock(self.id, self.max_clock_offset_ms, floor=self.hlc_bound)
+        self._persist_hlc_bound()
         self.incarnation += 1
         self.role, self.leader = Role.FOLLOWER, None
         self.term, self.commit = hard_state.term, hard_state.commit
@@ -130,6 +142,7 @@ class SimNode:
     def crash(self, power_loss: bool, rng: random.Random, tear: bool) -> str:
         self.core = None
         self.machine = None
+        self.hlc = None
         self.paused = False
         self.inbox = []
         self.stats.crashes += 1
@@ -156,6 +169,24 @@ class SimNode:
             self.applied_view, signature,
         )  # fmt: skip
         return self._view
+
+    def wall_ms(self) -> int:
+        return self.clock.reading_ms(self.hooks.now_us())
+
+    def stamp(self) -> int:
+        """The HLC a publish proposed here now carries (the leader stamps at propose time)."""
+        clock = self.hlc
+        if clock is None:
+            raise ViolationError("Simulator", f"{self.id} stamped while down")
+        value = self.stamper(clock, self.wall_ms(), self._persist_hlc_bound)
+        self.hooks.stamped(self, value)
+        return value
+
+    def _persist_hlc_bound(self) -> None:
+        clock = self.hlc
+        if clock is not None:
+            self.hlc_bound = clock.persist_bound(self.wall_ms())
+            clock.bound_persisted(self.hlc_bound)
 
     def core_or_fail(self) -> Core:
         core = self.core
@@ -244,7 +275,7 @@ class SimNode:
     def _restore(self, index: int, term: int, data: bytes) -> None:
         """A state machine from a snapshot; it serves topics from the first body it still has
         (a node installed from a leader's snapshot lacks the bodies below it)."""
-        machine = BrokerMachine(self.disk.body)
+        machine = self.machine_factory(self.disk.body)
         machine.restore(data, self.disk.bodies_from(index))
         self.machine = machine
         self.applied_index = index

@@ -1,10 +1,12 @@
 """A whole cluster in one thread, from one seed: `simulate(seed, ...) -> SimResult`.
 
 Theory of operation. One `random.Random(seed)` draws, in a fixed order, the seeds of every
-component (network, nemesis, clients, disks, each node), so adding a draw in one component
-never shifts another's. One `EventQueue` orders everything that happens: node ticks, message
-deliveries, client steps, faults. After every event that changed some node, the safety checks
-of `wiber.sim.invariants` run over the whole cluster; the first violation ends the run.
+component (disks, network, nodes, clients, nemesis, swarm knobs, then the wall clocks and the
+causal workload, drawn last so that the earlier ones did not move when they came), so adding a
+draw in one component never shifts another's. One `EventQueue` orders everything that
+happens: node ticks, message deliveries, client steps, faults. After every event that changed
+some node, the safety checks of `wiber.sim.invariants` run over the whole cluster; the first
+violation ends the run.
 
 A run has two phases. During the fault phase the nemesis starts and stops faults. At its end
 everything heals (nodes restart and resume, the network becomes perfect), clients stop
@@ -12,6 +14,12 @@ starting ops soon after, and the quiet phase checks liveness: a leader within a 
 virtual time that commits an entry of its own term, and no client proposal left pending in
 its log. The run ends as soon as that holds (the settled cluster has nothing left to show),
 or fails with a `Liveness` violation at the bound.
+
+Each node has its own wall clock (`wiber.sim.clock`), which only its hybrid logical clock
+reads: leaders stamp publishes with the runtime's HLC code, and the clock nemesis skews the
+clocks. With `SimOptions.causal`, a causal workload (`wiber.sim.causal`) runs beside the log
+workload. Three more checks (`wiber.sim.ordering`) watch time and causality as the run goes:
+HLC Monotonic Per Node, Timestamp Monotonic Per Topic and Causal Delivery.
 
 Per-seed knobs (`_swarm`) vary batch sizes, windows, client load, nemesis pace and the
 election options, so that a sweep covers many regimes; `SimOptions.tuning` overrides them.
@@ -37,11 +45,20 @@ from wiber.core.types import (
     Role,
 )
 from wiber.invariant import InvariantViolation
-from wiber.sim import invariants
+from wiber.sim import invariants, ordering
+from wiber.sim.causal import (
+    CausalOptions,
+    CausalWorkload,
+    ReorderFactory,
+    Subscriber,
+    real_reorder_buffer,
+)
 from wiber.sim.clients import ClientOptions, Clients, Recorder
+from wiber.sim.clock import SimClock, Stamper, stamp_like_runtime
 from wiber.sim.coreapi import DEFAULT_CORE, CoreFactory
 from wiber.sim.disk import SimDisk
 from wiber.sim.events import EventQueue
+from wiber.sim.machine import BrokerMachine
 from wiber.sim.nemesis import FAULT_KINDS, Nemesis, NemesisOptions
 from wiber.sim.network import Network
 from wiber.sim.node import NodeHooks, SimNode, ViolationError
@@ -56,7 +73,13 @@ LEADER_BOUND_NO_PRE_VOTE_US = 3_000_000
 QUIET_AFTER_LEADER_US = 400_000  # the quiet phase ends this long after the leader bound
 CLIENT_TIMEOUT_US = 500_000
 CLIENTS_AFTER_HEAL_US = 300_000  # clients keep starting ops this long into the quiet phase
-SETTLED_PROBE_US = 50_000  # how often the quiet phase asks whether the cluster has settled
+SETTLED_PROBE_US = 50_000
+CAUSAL_MAX_WAIT_MS = (
+    2,
+    20,
+    150,
+    1_000,
+)  # how often the quiet phase asks whether the cluster has settled
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,21 @@ class SimOptions:
     tuning: tuple[tuple[str, Any], ...] = ()  # overrides of the per-seed swarm knobs
     # Nodes outside the configuration at first (default: one with membership faults, else none).
     spares: int | None = None
+    causal: bool = False  # run the causal workload beside the log workload
+    causal_producers: int = 2
+    causal_subscribers: int = 2
+
+
+MachineFactory = Callable[[Callable[[int], bytes]], BrokerMachine]
+
+
+@dataclass(frozen=True)
+class SimParts:
+    """The parts of a node and of a client that tests swap for broken ones (mutants)."""
+
+    stamp: Stamper = stamp_like_runtime
+    machine: MachineFactory = BrokerMachine
+    reorder: ReorderFactory = real_reorder_buffer
 
 
 @dataclass
@@ -83,6 +121,7 @@ class SimResult:
     events: int
     virtual_us: int
     stats: dict[str, int] = field(default_factory=dict)
+    subscribers: list[Subscriber] = field(default_factory=list)  # the causal workload's
 
     @property
     def ok(self) -> bool:
@@ -95,18 +134,24 @@ class Simulator:
         options: SimOptions,
         core_factory: CoreFactory = DEFAULT_CORE,
         history_path: Path | None = None,
+        parts: SimParts = SimParts(),
     ) -> None:
         self.options = options
+        self.parts = parts
         self.queue = EventQueue()
         world_rng = random.Random(options.seed)
-        seeds = [world_rng.getrandbits(64) for _ in range(6)]
+        seeds = [world_rng.getrandbits(64) for _ in range(8)]
         self._disk_rng = random.Random(seeds[0])
         self.network = Network(self.queue, random.Random(seeds[1]), self._deliver)
         self.ghost = invariants.Ghost()
+        self.hlc_check = ordering.HlcMonotonicPerNode()
+        self.timestamp_check = ordering.TimestampMonotonicPerTopic()
         self.trace = Trace(self.queue)
         self.recorder = Recorder(self.queue, history_path)
         self.tuning = _swarm(random.Random(seeds[5])) | dict(options.tuning)
-        self.nodes = self._build_nodes(options, core_factory, random.Random(seeds[2]))
+        self.nodes = self._build_nodes(
+            options, core_factory, random.Random(seeds[2]), random.Random(seeds[6])
+        )
         self.fault_end_us = int(options.time_s * 1_000_000)
         pre_vote = self.tuning["pre_vote"]
         self.leader_bound_us = LEADER_BOUND_US if pre_vote else LEADER_BOUND_NO_PRE_VOTE_US
@@ -125,6 +170,24 @@ class Simulator:
             self.drain,
             self._acknowledged,
         )
+        self.causal: CausalWorkload | None = None
+        if options.causal:
+            causal_rng = random.Random(seeds[7])
+            self.causal = CausalWorkload(
+                self.queue,
+                causal_rng,
+                self.nodes,
+                CausalOptions(
+                    options.causal_producers,
+                    options.causal_subscribers,
+                    timeout_us=CLIENT_TIMEOUT_US,
+                    stop_us=self.fault_end_us + CLIENTS_AFTER_HEAL_US,
+                    # A short bound forces marked deliveries; a long one, causal waits.
+                    max_wait_ms=causal_rng.choice(CAUSAL_MAX_WAIT_MS),
+                ),
+                self.drain,
+                parts.reorder,
+            )
         self.nemesis = Nemesis(
             self,
             random.Random(seeds[4]),
@@ -140,7 +203,11 @@ class Simulator:
         self._votes: dict[tuple[NodeId, int], NodeId] = {}
 
     def _build_nodes(
-        self, options: SimOptions, core_factory: CoreFactory, rng: random.Random
+        self,
+        options: SimOptions,
+        core_factory: CoreFactory,
+        rng: random.Random,
+        clock_rng: random.Random,
     ) -> dict[NodeId, SimNode]:
         voters = tuple(f"n{i}" for i in range(1, options.nodes + 1))
         spares = options.spares
@@ -148,7 +215,13 @@ class Simulator:
             spares = 1 if "membership" in options.faults else 0
         names = [f"n{i}" for i in range(1, options.nodes + spares + 1)]
         hooks = NodeHooks(
-            self._send, self._applied, self._read_states, self._compacting, self._voted
+            self._send,
+            self._applied,
+            self._read_states,
+            self._compacting,
+            self._voted,
+            self._stamped,
+            self.now_us,
         )
         nodes = {}
         for name in names:
@@ -164,8 +237,10 @@ class Simulator:
             disk = SimDisk(ConfState(voters=voters))
             node_rng = random.Random(rng.getrandbits(64))
             nodes[name] = SimNode(
-                name, config, disk, core_factory, options.compact_every, node_rng, hooks
-            )
+                name, config, disk, core_factory, options.compact_every, node_rng, hooks,
+                clock=SimClock.drawn(clock_rng), stamper=self.parts.stamp,
+                machine_factory=self.parts.machine,
+            )  # fmt: skip
         return nodes
 
     # The World the nemesis and clients act on.
@@ -190,6 +265,8 @@ class Simulator:
     def crash(self, node: SimNode, power_loss: bool) -> None:
         detail = node.crash(power_loss, self._disk_rng, tear="disk" in self.options.faults)
         self.clients.crashed(node)
+        if self.causal is not None:
+            self.causal.crashed(node)
         kind = "power-loss" if power_loss else "crash"
         self.record_nemesis("start", {"nemesis": kind, "targets": [node.id], "disk": detail})
         self._dirty = True
@@ -247,7 +324,21 @@ class Simulator:
         self.trace.state(node)
 
     def _applied(self, node: SimNode, entry: Entry, offsets: tuple[int, ...]) -> None:
+        machine = node.machine
+        for appended in machine.appended if machine is not None else ():
+            broken = self.timestamp_check.appended(
+                node.id, appended.topic, appended.first_offset, appended.count, appended.first_hlc
+            )
+            if broken is not None:
+                raise ViolationError(ordering.TIMESTAMP_MONOTONIC, broken)
         self.clients.applied(node, entry, offsets)
+        if self.causal is not None:
+            self.causal.applied(node, entry, offsets)
+
+    def _stamped(self, node: SimNode, hlc: int) -> None:
+        broken = self.hlc_check.issued(node.id, node.incarnation, hlc)
+        if broken is not None:
+            raise ViolationError(ordering.HLC_MONOTONIC, broken)
 
     def _read_states(self, node: SimNode, states: tuple[ReadState, ...]) -> None:
         self.clients.read_states(node, states)
@@ -290,6 +381,8 @@ class Simulator:
             node.start()
             self.queue.at(self._disk_rng.randrange(TICK_US), self._tick(node))
         self.clients.start()
+        if self.causal is not None:
+            self.causal.start()
         self.nemesis.start()
         self.queue.at(self.fault_end_us, self._heal)
         self.queue.at(self.fault_end_us + self.leader_bound_us, self._expect_leader)
@@ -319,9 +412,13 @@ class Simulator:
         Settled means: clients idle, a leader that committed an entry of its term, and no
         proposal left undecided. Otherwise probe again, until the hard end of the run."""
         leader = self.leader()
-        if self.clients.pending() == 0 and leader is not None and self._check_liveness() is None:
+        causal = self.causal
+        pending = self.clients.pending() + (causal.pending() if causal is not None else 0)
+        if pending == 0 and leader is not None and self._check_liveness() is None:
             self._settled = True
             self.clients.final_reads([self.nodes[name] for name in sorted(self.nodes)])
+            if causal is not None:
+                causal.finish(leader)
         else:
             self.queue.after(SETTLED_PROBE_US, self._probe_settled)
 
@@ -360,9 +457,10 @@ class Simulator:
         inside it at or below its commit index is committed: only the rest is undecided.
         """
         log = leader.view().log
+        proposals = self.clients.proposals + (self.causal.proposals if self.causal else [])
         return [
             entry
-            for entry in self.clients.proposals
+            for entry in proposals
             if entry.index > leader.commit and log.at(entry.index) == entry
         ]
 
@@ -377,6 +475,8 @@ class Simulator:
             "terms": len(self.ghost.leaders),
             "ops": len(self.recorder.ops),
         }
+        if self.causal is not None:
+            stats |= self.causal.summary()
         return SimResult(
             seed=self.options.seed,
             violation=violation,
@@ -385,6 +485,7 @@ class Simulator:
             events=self.queue.executed,
             virtual_us=self.queue.now_us,
             stats=stats,
+            subscribers=self.causal.subscribers if self.causal is not None else [],
         )
 
 
@@ -436,11 +537,16 @@ def simulate(
     core_factory: CoreFactory = DEFAULT_CORE,
     history_path: Path | None = None,
     clients: int | None = None,
+    causal: bool = False,
+    parts: SimParts = SimParts(),
 ) -> SimResult:
-    """Run one seed. `faults` is a set of FAULT_KINDS or a comma list or "all" or "none"."""
+    """Run one seed. `faults` is a set of FAULT_KINDS or a comma list or "all" or "none";
+    `causal` adds the causal workload; `parts` swaps in broken parts (tests)."""
     chosen = parse_faults(faults) if isinstance(faults, str) else faults
-    options = SimOptions(seed=seed, nodes=nodes, faults=chosen, time_s=time, clients=clients)
-    return Simulator(options, core_factory, history_path).run()
+    options = SimOptions(
+        seed=seed, nodes=nodes, faults=chosen, time_s=time, clients=clients, causal=causal
+    )
+    return Simulator(options, core_factory, history_path, parts).run()
 
 
 def parse_faults(text: str) -> frozenset[str]:
