@@ -249,15 +249,35 @@ class VagrantProvider:
             states = await self._states(env)
         vm_provider = next((p for _, p in states.values() if p), self.vm_provider or "")
         config = await self._vagrant(["ssh-config", *addresses], env, 120)
+        extra = _extra(self.vagrant_dir, vm_provider, env)
+        if any(extra["tools"].values()):
+            found = await self._tools_found(list(addresses), env)
+            extra["tools_found"] = found
+            extra["tools"] = tools_from_facts(extra["tools"], found)
         inventory = inventory_from_ssh_config(
             config.stdout,
             nodes=nodes,
             addresses=addresses,
             key=str(key),
-            extra=_extra(self.vagrant_dir, vm_provider, env),
+            extra=extra,
         )
         await asyncio.to_thread(inventory.dump, workdir / "inventory.yaml")
         return inventory
+
+    async def _tools_found(
+        self, names: list[str], env: Mapping[str, str]
+    ) -> dict[str, dict[str, str]]:
+        """Each machine's /etc/wiber/tools (what provisioning found), or {"error": why}."""
+
+        async def one(name: str) -> dict[str, str]:
+            done = await self._vagrant(
+                ["ssh", name, "-c", f"cat {TOOLS_FILE}"], env, 120, check=False
+            )
+            if done.returncode != 0:
+                return {"error": (done.stderr.strip() or done.stdout.strip())[-300:]}
+            return parse_tools_file(done.stdout)
+
+        return dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
 
     async def _vagrant_up(self, env: Mapping[str, str], log: Path) -> None:
         if self.vm_provider in SHARED_KERNEL:
@@ -351,6 +371,33 @@ def _extra(vagrant_dir: Path, vm_provider: str, env: Mapping[str, str]) -> dict[
         # machines have their own kernel and clock, containers share the host's.
         "tools": {"netem": real_kernel, "clock_step": real_kernel},
     }
+
+
+TOOLS_FILE = "/etc/wiber/tools"
+
+
+def parse_tools_file(text: str) -> dict[str, str]:
+    """`key=value` lines of /etc/wiber/tools (written by vagrant/provision/system.sh)."""
+    facts = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            facts[key.strip()] = value.strip()
+    return facts
+
+
+def tools_from_facts(
+    possible: Mapping[str, bool], found: Mapping[str, Mapping[str, str]]
+) -> dict[str, bool]:
+    """What the nemeses may use: what the machine kind allows AND what every node has.
+
+    netem needs every node to have passed provisioning's netem probe; stepping the clock needs
+    nothing beyond a kernel of its own (`date` is everywhere). A node whose facts could not be
+    read does not get netem: the userspace delay works anywhere iptables does.
+    """
+    netem = possible.get("netem", False) and all(f.get("netem") == "yes" for f in found.values())
+    return {"netem": netem, "clock_step": possible.get("clock_step", False)}
 
 
 def _make_dir(path: Path) -> Path:

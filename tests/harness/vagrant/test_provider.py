@@ -19,6 +19,8 @@ from tests.harness.vagrant.samples import (
     VIRTUALBOX_SSH_CONFIG,
 )
 
+TOOLS_NETEM = "# written by vagrant/provision/system.sh\nnetem=yes\niptables=yes\nchronyc=yes\n"
+
 
 @dataclass
 class FakeVagrant:
@@ -27,6 +29,10 @@ class FakeVagrant:
     statuses: list[str]
     ssh_config: str = VIRTUALBOX_SSH_CONFIG
     fail: str | None = None  # first word of a command that should fail
+    # /etc/wiber/tools per machine, as provisioning writes it; a missing machine fails `ssh`.
+    tools: dict[str, str] = field(
+        default_factory=lambda: {n: TOOLS_NETEM for n in ("n1", "n2", "n3", "n4", "n5")}
+    )
     calls: list[tuple[list[str], Path, dict[str, str]]] = field(default_factory=list)
 
     async def __call__(
@@ -41,6 +47,11 @@ class FakeVagrant:
             return Completed(0, self.statuses.pop(0), "")
         if word == "ssh-config":
             return Completed(0, self.ssh_config, "")
+        if word == "ssh":
+            node = argv[2]
+            if node not in self.tools:
+                return Completed(255, "", f"{node}: connection refused")
+            return Completed(0, self.tools[node], "")
         return Completed(0, f"ran {' '.join(argv)}\n", "")
 
     def commands(self) -> list[str]:
@@ -66,6 +77,9 @@ def test_up_brings_machines_up_and_writes_the_inventory(tmp_path: Path) -> None:
         "vagrant up --provider=libvirt",
         "vagrant status --machine-readable",
         "vagrant ssh-config n1 n2 n3",
+        "vagrant ssh n1 -c cat /etc/wiber/tools",
+        "vagrant ssh n2 -c cat /etc/wiber/tools",
+        "vagrant ssh n3 -c cat /etc/wiber/tools",
     ]
     _, cwd, env = fake.calls[1]
     key = tmp_path / "vagrant" / ".wiber" / "harness_key"
@@ -124,6 +138,18 @@ def test_lxc_makes_the_host_bridge_first_and_records_shared_kernel_limits(
     assert fake.calls[0][2]["WIBER_NODES"] == "2"
     assert fake.calls[0][2]["WIBER_NETWORK"] == "10.213.7"
     assert fake.calls[0][2]["VAGRANT_DEFAULT_PROVIDER"] == "lxc"
+
+
+def test_netem_is_used_only_when_every_machine_passed_the_netem_probe(tmp_path: Path) -> None:
+    tools = {"n1": TOOLS_NETEM, "n2": TOOLS_NETEM.replace("netem=yes", "netem=no")}
+    fake = FakeVagrant(statuses=[STATUS_RUNNING], tools=tools)
+    inventory = asyncio.run(provider(tmp_path, fake, vm_provider="libvirt").up(3, tmp_path / "w"))
+    # n2's kernel lacks netem and n3 could not be asked: delays fall back to the userspace
+    # holder on every node; the clock is still each VM's own.
+    assert inventory.tools.netem is False
+    assert inventory.tools.clock_step is True
+    assert inventory.extra["tools_found"]["n2"]["netem"] == "no"
+    assert "connection refused" in inventory.extra["tools_found"]["n3"]["error"]
 
 
 def test_status_reports_each_node_state(tmp_path: Path) -> None:
