@@ -124,3 +124,12 @@ def test_causal_context_turns_what_was_seen_into_deps() -> None:
     assert context.clock == VectorClock({"audit": 1, "invoices": 4, "orders": 42})
     with pytest.raises(ValueError, match="negative"):
         context.observed("orders", -1)
+
+
+def test_a_consumed_message_brings_its_own_causes_into_the_context() -> None:
+    context = CausalContext()
+    context.observed("orders", 2)
+    context.observed_message("invoices", 5, (("orders", 9), ("audit", 0)))
+    assert context.deps() == (("audit", 0), ("invoices", 5), ("orders", 9))
+    context.observed_message("invoices", 1, (("orders", 3),))  # all already in the past
+    assert context.deps() == (("audit", 0), ("invoices", 5), ("orders", 9))

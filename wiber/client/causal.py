@@ -72,9 +72,7 @@ class CausalProducer:
 
     def observe_message(self, message: m.StoredMessage) -> None:
         """A consumed message and, transitively, its own causes."""
-        self.context.observed(message.topic, message.offset)
-        for topic, offset in message.deps:
-            self.context.observed(topic, offset)
+        self.context.observed_message(message.topic, message.offset, message.deps)
 
     def deps(self) -> tuple[Dep, ...]:
         """The deps the next send will carry (a send in progress may still add its own)."""

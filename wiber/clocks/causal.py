@@ -30,6 +30,13 @@ class CausalContext:
             raise ValueError(f"offset {offset} of {topic!r} is negative")
         self._clock = self._clock.advance(topic, offset + 1)
 
+    def observed_message(self, topic: str, offset: int, deps: tuple[Dep, ...]) -> None:
+        """The client consumed a message, hence also its causes: its deps are in our past too
+        (a message depending on it then names them even if they are on other topics)."""
+        self.observed(topic, offset)
+        for dep_topic, dep_offset in deps:
+            self.observed(dep_topic, dep_offset)
+
     def published(self, topic: str, offset: int) -> None:
         """The client's publish was acknowledged at (`topic`, `offset`)."""
         self.observed(topic, offset)

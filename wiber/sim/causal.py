@@ -197,9 +197,7 @@ class CausalWorkload:
         topic = self._rng.choice(CAUSAL_TOPICS)
         end = machine.state.end_offset(topic)
         for message in machine.read_messages(topic, max(0, end - 3), 3):
-            producer.context.observed(message.topic, message.offset)
-            for dep_topic, dep_offset in message.deps:
-                producer.context.observed(dep_topic, dep_offset)
+            producer.context.observed_message(message.topic, message.offset, message.deps)
             self.stats.observed += 1
 
     def _hang(self, producer: Producer) -> None:
