@@ -3,18 +3,22 @@
     python -m spec.replay [--num N] [--depth D] [--seed S]
 
 TLC's random simulation writes behaviours (`-simulate file=...,num=N`); each is replayed step
-by step: the same input goes to the core (a timeout is `campaign()`, a delivered message is
-`step()`, a restart rebuilds the core from its storage), every Ready is executed as a runtime
-would, and after every step the whole mapped state of every node is compared with the spec's
-(term, vote, role, the terms of its log, commit) as are the messages the step sent. A core
-that does what the spec does not enable (grants a vote the spec refuses, becomes leader
-without a quorum) fails the comparison at that step.
+by step: the same input goes to the core (a timeout is `campaign()`, a proposal `propose()`, a
+delivered message is `step()`, a restart rebuilds the core from its storage), every Ready is
+executed as a runtime would, and after every step the whole mapped state of every node is
+compared with the spec's (term, vote, role, the terms and kinds of its log, commit, whether
+it knows a leader, and a leader's progress of each follower: next, match, probe or
+replicate) as are the messages the step sent, every field of them. A core that does what the
+spec does not enable (grants a vote the spec refuses, becomes leader without a quorum,
+commits an entry of an older term by counting) fails the comparison at that step.
+
+The cores run with one entry per AppendEntries and one AppendEntries in flight per follower
+(GenRaft.tla models exactly that flow control) and are never ticked (no heartbeats).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 import re
 import shutil
@@ -31,11 +35,11 @@ from spec.tlc_runner import TlcOptions, find_jar, find_java, run_tlc, tlc_comman
 from wiber.core.memory import MemoryStorage
 from wiber.core.plan import Append, InstallSnapshot, SaveHardState, Send, plan
 from wiber.core.raft import RaftCore
-from wiber.core.types import Config, Message, MessageType, Role
+from wiber.core.types import Config, Entry, EntryKind, Message, MessageType, Role
 
 SPEC_DIR = Path(__file__).resolve().parent
 NIL = "Nil"  # GenRaft.cfg's model value
-VOTE_TYPES = {"vote", "vote-resp"}
+KINDS = {"normal": EntryKind.NORMAL, "noop": EntryKind.NOOP, "config": EntryKind.CONFIG}
 
 State = dict[str, Any]
 
@@ -50,18 +54,16 @@ class ReplayMismatch(AssertionError):
 
 # -- TLC values ---------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'\s*(<<|>>|\|->|:>|@@|[\[\]{}(),]|"(?:[^"\\]|\\.)*"|-?\d+|[A-Za-z_]\w*)')
+_TOKEN = re.compile(r'<<|>>|\|->|:>|@@|[\[\]{}(),]|"(?:[^"\\]|\\.)*"|-?\d+|[A-Za-z_]\w*|\S')
+_GOOD_START = re.compile(r'<<|>>|\|->|:>|@@|[\[\]{}(),"\w-]')
 
 
 def _tokens(text: str) -> list[str]:
-    tokens, at = [], 0
-    text = text.rstrip()
-    while at < len(text):
-        found = _TOKEN.match(text, at)
-        if found is None:
-            raise ValueError(f"cannot read TLC value at {text[at : at + 30]!r}")
-        tokens.append(found.group(1))
-        at = found.end()
+    tokens: list[str] = _TOKEN.findall(text)
+    for token in tokens:
+        # the catch-all `\S` matched something no other token does
+        if len(token) == 1 and not _GOOD_START.match(token) or token in ('"', "-"):
+            raise ValueError(f"cannot read TLC value near {token!r} in {text[:60]!r}")
     return tokens
 
 
@@ -126,6 +128,8 @@ class _Parser:
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, tuple):
+        return tuple(_freeze(v) for v in value)
     return value
 
 
@@ -144,12 +148,16 @@ _VAR = re.compile(r"^/\\ (\w+) = ", re.MULTILINE)
 def parse_behaviour(text: str) -> list[State]:
     """The states of one `-simulate file=` behaviour file."""
     states = []
+    seen: dict[str, Any] = {}  # most variables keep their value from one state to the next
     for block in _STATE.split(text.split("\n====")[0])[1:]:
         marks = list(_VAR.finditer(block))
         state = {}
         for mark, following in zip(marks, [*marks[1:], None], strict=True):
             end = following.start() if following else len(block)
-            state[mark.group(1)] = parse_value(block[mark.end() : end])
+            source = block[mark.end() : end]
+            if source not in seen:
+                seen[source] = parse_value(source)
+            state[mark.group(1)] = seen[source]
         states.append(state)
     return states
 
@@ -169,13 +177,20 @@ def generate(num: int, depth: int, seed: int, out: Path, timeout: float = 300.0)
     return sorted(out.glob("b_*"), key=lambda p: [int(x) for x in p.name.split("_")[1:]])
 
 
-PURPOSES = ("TP_VoteDeniedByLog", "TP_StaleResponseIgnored")
+PURPOSES = (
+    "TP_VoteDeniedByLog",
+    "TP_StaleResponseIgnored",
+    "TP_FollowerTruncates",
+    "TP_CommitAfterTermChange",
+    "TP_Figure8",
+)
 
 
-def find_purpose(purpose: str, timeout: float = 600.0) -> str:
+def find_purpose(purpose: str, timeout: float = 900.0) -> tuple[str, float]:
     """The shortest behaviour reaching a test purpose (TLC's BFS counterexample to the trap
-    invariant), in the `-simulate file=` format that `parse_behaviour` reads."""
-    config = (SPEC_DIR / "GenRaft.cfg").read_text().split("INVARIANTS")[0]
+    invariant), in the `-simulate file=` format that `parse_behaviour` reads, and TLC's
+    seconds."""
+    config = (SPEC_DIR / "GenPurposes.cfg").read_text()
     with tempfile.TemporaryDirectory(prefix="genpurpose-") as scratch:
         work = Path(scratch)
         for name in ("Raft.tla", "GenRaft.tla", "GenPurposes.tla"):
@@ -188,7 +203,7 @@ def find_purpose(purpose: str, timeout: float = 600.0) -> str:
     for state in result.trace:
         lines = [f"/\\ {name} = {value}" for name, value in sorted(state.variables.items())]
         blocks.append(f"STATE_{state.number} ==\n" + "\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+    return "\n\n".join(blocks) + "\n", result.seconds
 
 
 # -- replaying -----------------------------------------------------------------------------------
@@ -209,7 +224,9 @@ class Replay:
         self.nodes = {n: self._boot(n, MemoryStorage(servers)) for n in servers}
 
     def _boot(self, name: str, storage: MemoryStorage) -> Node:
-        config = Config(name, pre_vote=False, check_quorum=False)
+        config = Config(
+            name, pre_vote=False, check_quorum=False, max_inflight=1, max_append_bytes=1
+        )
         return Node(storage, self.core_class(config, storage, random.Random(0)))
 
     def drain(self, name: str) -> list[Message]:
@@ -232,11 +249,18 @@ class Replay:
         name = act["n"]
         if act["e"] == "timeout":
             self.nodes[name].core.campaign()
+        elif act["e"] == "propose":
+            self.nodes[name].core.propose(str(act["v"]).encode())
         elif act["e"] == "restart":
             self.nodes[name] = self._boot(name, self.nodes[name].storage)
         elif act["e"] == "receive":
             self.nodes[name].core.step(to_message(act["msg"]))
         return self.drain(name) if name in self.nodes else []
+
+
+def to_entry(index: int, e: State) -> Entry:
+    data = b"" if e["kind"] == "noop" else str(e["value"]).encode()
+    return Entry(index, e["term"], KINDS[e["kind"]], data)
 
 
 def to_message(m: State) -> Message:
@@ -247,55 +271,114 @@ def to_message(m: State) -> Message:
         m["term"],
         index=m["index"],
         log_term=m["log_term"],
+        entries=tuple(to_entry(m["index"] + k, e) for k, e in enumerate(m["entries"], 1)),
+        commit=m["commit"],
         reject=m["reject"],
+        reject_hint=m["reject_hint"],
+        hint_term=m["hint_term"],
     )
 
 
 def message_key(m: Message | State) -> tuple[Any, ...]:
+    """Every field GenRaft sets; an entry as its term, kind and data."""
     if isinstance(m, Message):
-        return (m.type.value, m.src, m.dst, m.term, m.index, m.log_term, m.reject)
-    return (m["type"], m["src"], m["dst"], m["term"], m["index"], m["log_term"], m["reject"])
+        entries = tuple((e.term, e.kind.value, e.data) for e in m.entries)
+        fields = (m.type.value, m.src, m.dst, m.term, m.index, m.log_term, entries)
+        return (*fields, m.commit, m.reject, m.reject_hint, m.hint_term)
+    entries = tuple(
+        (e["term"], KINDS[e["kind"]].value, to_entry(0, e).data) for e in map(dict, m["entries"])
+    )
+    fields = (m["type"], m["src"], m["dst"], m["term"], m["index"], m["log_term"], entries)
+    return (*fields, m["commit"], m["reject"], m["reject_hint"], m["hint_term"])
+
+
+def elected(state: State, name: str, servers: int) -> bool:
+    return state["role"][name] == "candidate" and 2 * len(state["votes"][name]) > servers
+
+
+def spec_progress(p: State) -> tuple[int, int, str, bool]:
+    paused = p["probeSent"] if p["state"] == "probe" else p["inflight"] != 0
+    return (p["match"], p["next"], p["state"], paused)
+
+
+def compare_node(replay: Replay, name: str, state: State) -> list[str]:
+    core = replay.nodes[name].core
+    servers = len(replay.servers)
+    spec_vote = None if state["vote"][name] == NIL else state["vote"][name]
+    spec_log = [(e["term"], e["kind"]) for e in state["log"][name]]
+    spec_role = state["role"][name]
+    pending = elected(state, name, servers)
+    if pending:
+        # the core becomes leader (and appends its NOOP) in the step that brings the
+        # quorum; GenRaft takes LeaderUp as the very next step
+        spec_role, spec_log = "leader", [*spec_log, (state["term"][name], "noop")]
+    elif spec_role == "candidate" and 2 * len(state["rejects"][name]) > servers:
+        spec_role = "follower"  # likewise LOST: GenRaft's give-up comes next
+    kinds = {k.value: name for name, k in KINDS.items()}
+    core_log = [
+        (e.term, kinds[e.kind.value])
+        for e in core.log.entries_between(core.log.first_index(), core.log.last_index() + 1)
+    ]
+    mine = (core.term, core.vote, core.role.value, core_log, core.log.committed)
+    spec = (state["term"][name], spec_vote, spec_role, spec_log, state["commit"][name])
+    problems = []
+    if mine != spec:
+        problems.append(f"{name}: core (term, vote, role, log, commit) {mine} != {spec}")
+    if spec_role != "leader" and (core.leader is not None) != state["knowsLeader"][name]:
+        problems.append(
+            f"{name}: core knows leader {core.leader}, spec {state['knowsLeader'][name]}"
+        )
+    if spec_role == "leader" and not pending:
+        for peer in replay.servers:
+            if peer == name or peer not in core.prs:
+                continue
+            pr = core.prs[peer]
+            got = (pr.match, pr.next, pr.state.value, pr.is_paused())
+            wanted = spec_progress(state["pr"][name][peer])
+            if got != wanted:
+                problems.append(
+                    f"{name}: progress of {peer} (match, next, state, paused) {got} != {wanted}"
+                )
+    return problems
+
+
+def compare_messages(sent: list[Message], state: State, before: State) -> list[str]:
+    """The messages the spec added are exactly those the core sent, but for a core's message
+    identical to one in flight (the spec's network is a set: it cannot hold it twice)."""
+    wanted = Counter(message_key(dict(m)) for m in state["messages"] - before["messages"])
+    got = Counter(message_key(m) for m in sent)
+    in_flight = {message_key(dict(m)) for m in before["messages"]}
+    missing = wanted - got
+    extra = [k for k in (got - wanted).elements() if k not in in_flight]
+    if missing or extra:
+        return [f"the core sent {sorted(extra)} and not {sorted(missing.elements())}"]
+    return []
 
 
 def compare(replay: Replay, state: State, sent: list[Message], before: State) -> list[str]:
     """Every difference between the mapped core state and the spec state."""
-    problems = []
-    for name in replay.servers:
-        core = replay.nodes[name].core
-        spec_vote = None if state["vote"][name] == NIL else state["vote"][name]
-        spec_log = [entry["term"] for entry in state["log"][name]]
-        spec_role = state["role"][name]
-        if spec_role == "candidate" and 2 * len(state["votes"][name]) > len(replay.servers):
-            # the core becomes leader (and appends its NOOP) in the step that brings the
-            # quorum; GenRaft takes BecomeLeader as the very next step
-            spec_role, spec_log = "leader", [*spec_log, state["term"][name]]
-        elif spec_role == "candidate" and 2 * len(state["rejects"][name]) > len(replay.servers):
-            spec_role = "follower"  # likewise LOST: GenRaft's give-up comes next
-        core_log = [core.log.term(i) for i in range(1, core.log.last_index() + 1)]
-        mine = (core.term, core.vote, core.role.value, core_log, core.log.committed)
-        spec = (state["term"][name], spec_vote, spec_role, spec_log, state["commit"][name])
-        if mine != spec:
-            problems.append(f"{name}: core (term, vote, role, log terms, commit) {mine} != {spec}")
-    new = [m for m in state["messages"] - before["messages"] if dict(m)["type"] in VOTE_TYPES]
-    wanted = Counter(message_key(dict(m)) for m in new)
-    got = Counter(message_key(m) for m in sent if m.type.value in VOTE_TYPES)
-    if got != wanted:
-        problems.append(
-            f"sent {sorted(got.elements())} but the spec sent {sorted(wanted.elements())}"
-        )
-    return problems
+    problems = [p for name in replay.servers for p in compare_node(replay, name, state)]
+    return problems + compare_messages(sent, state, before)
 
 
 def replay(states: list[State], core_class: type[RaftCore] = RaftCore) -> int:
     """Replay one behaviour; returns its number of steps, raises ReplayMismatch."""
     servers = sorted(states[0]["term"])
     run = Replay(servers, core_class)
-    for step, (before, state) in enumerate(itertools.pairwise(states), 1):
+    carried: list[Message] = []
+    window = states[0]
+    for step, state in enumerate(states[1:], 1):
         act = state["act"]
-        sent = run.apply(act)
+        sent = carried + run.apply(act)
         if act["e"] == "become-leader" and run.nodes[act["n"]].core.role is not Role.LEADER:
             raise ReplayMismatch(step, "become-leader", f"{act['n']} is not leader in the core")
-        problems = compare(run, state, sent, before)
+        if any(elected(state, n, len(servers)) for n in servers):
+            # the core already sent its appends; the spec sends them in LeaderUp, next
+            carried = sent
+            problems = [p for name in servers for p in compare_node(run, name, state)]
+        else:
+            problems = compare(run, state, sent, window)
+            carried, window = [], state
         if problems:
             raise ReplayMismatch(step, f"{act['e']} {act['n']}", "; ".join(problems))
     return len(states) - 1
@@ -312,12 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=40, help="steps per behaviour")
     parser.add_argument("--seed", type=int, default=1, help="TLC's simulation seed")
     parser.add_argument("--purposes", type=Path, help="write the test purposes' fixtures here")
+    parser.add_argument("--purpose", action="append", choices=PURPOSES, help="only this one")
     args = parser.parse_args(argv)
     if args.purposes is not None:
-        for purpose in PURPOSES:
-            behaviour = find_purpose(purpose)
+        for purpose in args.purpose or PURPOSES:
+            behaviour, seconds = find_purpose(purpose)
             (args.purposes / f"{purpose}.behaviour").write_text(behaviour)
-            print(f"{purpose}: {len(parse_behaviour(behaviour)) - 1} steps")
+            print(f"{purpose}: {len(parse_behaviour(behaviour)) - 1} steps, TLC {seconds:.1f} s")
         return 0
     with tempfile.TemporaryDirectory(prefix="genraft-") as out:
         paths = generate(args.num, args.depth, args.seed, Path(out))

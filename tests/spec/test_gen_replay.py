@@ -1,6 +1,7 @@
 """Model-based tests (issue 10): GenRaft.tla behaviours replayed into the core with the whole
-mapped state compared after every step; random ones from TLC's simulation and the targeted
-test purposes kept in tests/spec/fixtures; a broken core fails them."""
+mapped state compared after every step; random ones from TLC's simulation (elections and log
+replication) and the targeted test purposes kept in tests/spec/fixtures; a broken core fails
+them: each purpose catches the bug it is about at its last step."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from spec.replay import (
     replay,
     replay_files,
 )
-from tests.mutants import DoubleVote
+from tests.mutants import CommitsPreviousTerm, DoubleVote
 from wiber.core.raft import RaftCore
+from wiber.core.state import MT
 from wiber.core.types import Message
 
 FIXTURES = Path(__file__).parent / "fixtures"
-RANDOM_BEHAVIOURS, DEPTH, SEED = 200, 40, 1  # CI's pinned seed
+RANDOM_BEHAVIOURS, DEPTH, SEED = 100, 40, 1  # CI's pinned seed
 
 
 class NoLogCheck(RaftCore):
@@ -30,6 +32,30 @@ class NoLogCheck(RaftCore):
 
     def _grant_vote(self, m: Message) -> bool:
         return self.vote in (None, m.src) or m.term > self.term
+
+
+class KeepsConflictingSuffix(RaftCore):
+    """Acknowledges an append whose entries conflict with its log without replacing its own
+    entries (the follower's log is never truncated)."""
+
+    def _handle_append(self, m: Message) -> None:
+        log = self.log
+        conflict = any(
+            e.index <= log.last_index() and not log.match_term(e.index, e.term) for e in m.entries
+        )
+        if conflict and m.index >= log.committed and log.match_term(m.index, m.log_term):
+            self._send(MT.APPEND_RESP, m.src, index=m.index + len(m.entries))
+            return
+        super()._handle_append(m)
+
+
+class CommitsOwnTermOnly(RaftCore):
+    """Commits only while every entry it would commit is of its own term: over-correcting
+    Figure 8, it never commits what earlier leaders left, and stalls after a term change."""
+
+    def _may_commit(self, index: int) -> bool:
+        first = self.log.committed + 1
+        return all(self.log.term(k) == self.term for k in range(first, index + 1))
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +96,30 @@ def test_test_purposes_replay_on_the_core(purpose: str) -> None:
     assert replay(states) == len(states) - 1 >= 3
 
 
-def test_the_vote_denied_by_the_log_check_catches_a_core_without_it() -> None:
-    states = parse_behaviour((FIXTURES / "TP_VoteDeniedByLog.behaviour").read_text())
+def test_random_behaviours_replicate_and_commit(behaviours: list[Path]) -> None:
+    """The random walks reach log replication, not only elections."""
+    finals = [parse_behaviour(path.read_text())[-1] for path in behaviours]
+    committed = [s for s in finals if max(s["commit"].values()) > 0]
+    proposed = [
+        s for s in finals if any(e["kind"] == "normal" for log in s["log"].values() for e in log)
+    ]
+    assert len(committed) > RANDOM_BEHAVIOURS // 4
+    assert proposed
+
+
+@pytest.mark.parametrize(
+    ("purpose", "broken"),
+    [
+        ("TP_VoteDeniedByLog", NoLogCheck),
+        ("TP_FollowerTruncates", KeepsConflictingSuffix),
+        ("TP_CommitAfterTermChange", CommitsOwnTermOnly),
+        ("TP_Figure8", CommitsPreviousTerm),
+    ],
+)
+def test_a_test_purpose_catches_its_bug_at_its_last_step(
+    purpose: str, broken: type[RaftCore]
+) -> None:
+    states = parse_behaviour((FIXTURES / f"{purpose}.behaviour").read_text())
     with pytest.raises(ReplayMismatch) as mismatch:
-        replay(states, NoLogCheck)
-    assert mismatch.value.step == len(states) - 1  # the purpose's last step is the denial
+        replay(states, broken)
+    assert mismatch.value.step == len(states) - 1  # the purpose's last step is the situation
