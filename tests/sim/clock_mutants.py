@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from wiber.broker import BrokerMessage
 from wiber.broker.commands import RawBatch, decode_entry
 from wiber.clocks.hlc import HybridClock, pack
 from wiber.clocks.reorder import ReorderBuffer
@@ -36,12 +37,12 @@ class TrustsLeaderStamp(BrokerMachine):
         return offsets
 
 
-class ReleasesEarly(ReorderBuffer[int]):
+class ReleasesEarly(ReorderBuffer[BrokerMessage]):
     def _satisfied(self, dep: tuple[str, int]) -> bool:
         return True
 
 
-def releases_early(max_wait_ms: int, starts: Mapping[str, int]) -> ReorderBuffer[int]:
+def releases_early(max_wait_ms: int, starts: Mapping[str, int]) -> ReorderBuffer[BrokerMessage]:
     return ReleasesEarly(max_wait_ms, starts)
 
 

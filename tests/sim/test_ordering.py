@@ -8,10 +8,15 @@ violation is reported under the check's name.
 
 from __future__ import annotations
 
+from harness.checkers import causal as causal_checker
+from tests.sim.clock_mutants import CLOCK_MUTANTS
 from wiber.clocks.hlc import HybridClock, physical_ms
 from wiber.core.types import Role
+from wiber.sim.causal import delivery_ops
 from wiber.sim.clock import EPOCH_MS, SimClock
+from wiber.sim.node import SimNode
 from wiber.sim.ordering import (
+    CAUSAL_DELIVERY,
     HLC_MONOTONIC,
     CausalDelivery,
     Delivery,
@@ -205,3 +210,38 @@ def test_the_clock_nemesis_is_drawn_from_the_seed_and_named_in_the_history() -> 
     assert [s.deliveries for s in first.subscribers] == [s.deliveries for s in second.subscribers]
     clock_ops = [op for op in first.history if op["process"] == "nemesis"]
     assert any(op["value"].get("mode") in ("bump", "strobe") for op in clock_ops)
+
+
+def test_the_harness_causal_checker_agrees_with_causal_delivery() -> None:
+    """An independent judge of the same deliveries: valid with the real reorder buffer, and
+    effect-before-cause where the early-releasing one broke Causal Delivery."""
+    result = simulate(0, faults="clock,crash,partition,transfer", time=1.0, causal=True)
+    assert result.ok, result.violation
+    verdict = causal_checker.check(delivery_ops(result.subscribers))
+    assert verdict["valid"] is True, verdict
+    assert verdict["deliveries"] == result.stats["causal_delivered"]
+
+    broken = simulate(
+        0, faults="clock,transfer", time=1.0, causal=True, parts=CLOCK_MUTANTS["releases-early"]
+    )
+    assert broken.violation is not None
+    assert broken.violation.property == CAUSAL_DELIVERY
+    verdict = causal_checker.check(delivery_ops(broken.subscribers))
+    assert verdict["valid"] is False
+    assert "effect-before-cause" in verdict["anomalies"] or "missing-cause" in verdict["anomalies"]
+
+
+def test_the_clock_nemesis_heals_every_clock_at_the_end_of_the_fault_phase() -> None:
+    skewed_at_heal: list[bool] = []
+    for seed in range(3):
+        sim = Simulator(SimOptions(seed=seed, faults=frozenset({"clock"}), time_s=1.0))
+        nodes = list(sim.nodes.values())
+
+        def look(nodes: list[SimNode] = nodes) -> None:
+            skewed_at_heal.append(any(node.clock.skewed for node in nodes))
+
+        sim.at(999_000, look)
+        result = sim.run()
+        assert result.ok, result.violation
+        assert not any(node.clock.skewed for node in nodes)
+    assert any(skewed_at_heal), "some clock was still skewed just before the heal"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wiber.broker import BrokerMessage
 from wiber.clocks.causal import CausalContext
 from wiber.clocks.reorder import Delivered, Message, ReorderBuffer
 from wiber.core.errors import ProposalDropped
@@ -34,10 +35,12 @@ from wiber.sim.ordering import CAUSAL_DELIVERY, CausalDelivery, Delivery
 
 CAUSAL_TOPICS = ("c1", "c2")
 
-ReorderFactory = Callable[[int, Mapping[str, int]], ReorderBuffer[int]]
+ReorderFactory = Callable[[int, Mapping[str, int]], ReorderBuffer[BrokerMessage]]
 
 
-def real_reorder_buffer(max_wait_ms: int, starts: Mapping[str, int]) -> ReorderBuffer[int]:
+def real_reorder_buffer(
+    max_wait_ms: int, starts: Mapping[str, int]
+) -> ReorderBuffer[BrokerMessage]:
     return ReorderBuffer(max_wait_ms, starts)
 
 
@@ -73,7 +76,7 @@ class PendingPublish:
 @dataclass
 class Subscriber:
     name: str
-    buffer: ReorderBuffer[int]
+    buffer: ReorderBuffer[BrokerMessage]
     check: CausalDelivery
     cursors: dict[str, int]
     deliveries: list[Delivery] = field(default_factory=list)
@@ -257,7 +260,7 @@ class CausalWorkload:
         messages = machine.read_messages(topic, subscriber.cursors[topic], count)
         for message in messages:
             subscriber.cursors[topic] = message.offset + 1
-            offered = Message(topic, message.offset, message.hlc, message.deps)
+            offered = Message(topic, message.offset, message, message.deps)
             out = subscriber.buffer.offer(offered, self._now_ms())
             if not any(d.message.key == offered.key for d in out):
                 self.stats.held += 1
@@ -283,11 +286,18 @@ class CausalWorkload:
 
         self._queue.at(at_us, poll)
 
-    def _delivered(self, subscriber: Subscriber, out: list[Delivered[int]]) -> None:
+    def _delivered(self, subscriber: Subscriber, out: list[Delivered[BrokerMessage]]) -> None:
         for delivered in out:
-            message = delivered.message
+            message = delivered.message.value
             marks = frozenset(mark.value for mark in delivered.marks)
-            delivery = Delivery(message.topic, message.offset, message.deps, marks)
+            delivery = Delivery(
+                message.topic,
+                message.offset,
+                message.deps,
+                marks,
+                message.hlc,
+                message.payload.decode(),
+            )
             subscriber.deliveries.append(delivery)
             self.stats.delivered += 1
             self.stats.marked += bool(marks)
@@ -332,3 +342,32 @@ class CausalWorkload:
             "causal_marked": self.stats.marked,
             "causal_held": self.stats.held,
         }
+
+
+def delivery_ops(subscribers: list[Subscriber]) -> list[dict[str, Any]]:
+    """The subscribers' deliveries as `deliver` calls of the harness's causal workload (one
+    invoke and one ok per delivery), so that `harness.checkers.causal` can judge them too."""
+    ops: list[dict[str, Any]] = []
+    for subscriber in subscribers:
+        for delivery in subscriber.deliveries:
+            value: dict[str, Any] = {
+                "topic": delivery.topic,
+                "offset": delivery.offset,
+                "value": delivery.payload,
+                "deps": [list(dep) for dep in delivery.deps],
+                "hlc": delivery.hlc,
+            }
+            if delivery.marks:
+                value["marks"] = sorted(delivery.marks)
+            for type_, op_value in (("invoke", None), ("ok", value)):
+                ops.append(
+                    {
+                        "index": len(ops),
+                        "time": len(ops),
+                        "process": subscriber.name,
+                        "type": type_,
+                        "f": "deliver",
+                        "value": op_value,
+                    }
+                )
+    return ops

@@ -90,6 +90,8 @@ class Delivery:
     offset: int
     deps: tuple[Dep, ...]
     marks: frozenset[str] = frozenset()
+    hlc: int = 0
+    payload: str = ""
 
     def __str__(self) -> str:
         marks = f" [{', '.join(sorted(self.marks))}]" if self.marks else ""
