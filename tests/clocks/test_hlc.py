@@ -137,6 +137,7 @@ class Model:
     wall_ms: int
     durable: int = 0
     largest_wall_ms: int = 0
+    incarnation_wall_ms: int = 0  # the largest wall reading the current clock object was given
     overflows: int = 0  # over all incarnations
     restarts: int = 0
 
@@ -148,6 +149,7 @@ class Model:
     def restart(self) -> None:
         self.overflows += self.clock.stats.logical_overflows
         self.restarts += 1
+        self.incarnation_wall_ms = 0
         self.clock = HybridClock("n1", self.clock.max_offset_ms, floor=self.durable)
 
 
@@ -160,6 +162,7 @@ def run_op(model: Model, op: tuple[object, ...], issued: list[int]) -> None:
     if kind == "restart":
         model.restart()
         return
+    model.incarnation_wall_ms = max(model.incarnation_wall_ms, model.wall_ms)
     model.persist_if_needed(None)
     if kind == "now":
         value = model.clock.now(model.wall_ms)
@@ -168,7 +171,10 @@ def run_op(model: Model, op: tuple[object, ...], issued: list[int]) -> None:
         assert isinstance(rel, int)
         assert isinstance(logical, int)
         remote = pack(max(0, model.wall_ms + rel), logical)
-        ahead = rel > model.clock.max_offset_ms
+        # Refused or clamped: only a value that would move the clock, and only when it is
+        # further ahead than the tolerance of the largest wall reading this clock was given.
+        high = model.incarnation_wall_ms
+        ahead = remote > model.clock.last and physical_ms(remote) - high > model.clock.max_offset_ms
         if ahead and source == "client":
             last = model.clock.last
             with pytest.raises(ClockOffsetError):
@@ -178,7 +184,7 @@ def run_op(model: Model, op: tuple[object, ...], issued: list[int]) -> None:
         value = model.clock.observe(
             remote, model.wall_ms, source="peer" if source == "peer" else "client"
         )
-        clamp = pack(model.wall_ms + model.clock.max_offset_ms, 0)
+        clamp = pack(high + model.clock.max_offset_ms, 0)
         assert value > (clamp if ahead else remote)  # never behind what it observed
     model.persist_if_needed(value)
     assert value <= model.durable  # nothing leaves the node above the durable bound
@@ -212,6 +218,21 @@ def test_hlc_stays_within_the_offset_of_the_largest_wall_clock_seen(
             slack = max(max_offset_ms, lease) + overflows + model.restarts
             limit = model.largest_wall_ms + slack
             assert physical_ms(issued[-1]) <= limit
+
+
+def test_a_client_echoing_a_stamp_issued_while_the_clock_ran_fast_is_not_refused() -> None:
+    clock = HybridClock("n1", max_offset_ms=500)
+    fast = clock.now(T0 + 4000)  # the wall clock ran 4 s fast, then was stepped back
+    assert clock.observe(fast, T0, source="client") > fast
+    # The largest wall reading stays the reference: 4.4 s ahead of now is within tolerance...
+    assert clock.observe(pack(T0 + 4400, 0), T0, source="client") > pack(T0 + 4400, 0)
+    # ...4.6 s is not, and neither is anything from a client far beyond the clock's own values.
+    with pytest.raises(ClockOffsetError):
+        clock.observe(pack(T0 + 4600, 0), T0, source="client")
+    fresh = HybridClock("n2", max_offset_ms=500)
+    fresh.now(T0)
+    with pytest.raises(ClockOffsetError):
+        fresh.observe(fast, T0, source="client")
 
 
 def test_restart_without_the_floor_is_caught_going_backwards() -> None:

@@ -17,11 +17,14 @@ running up to 1 ms ahead of the wall clock per 65536 events in one millisecond (
 `HlcStats.logical_overflows`).
 
 Bounded skew. A remote timestamp whose physical part is more than `max_offset_ms` ahead of the
-local wall clock would drag this clock into the future. From a client it is refused
-(`ClockOffsetError`, nothing changes); from a peer it is clamped to ``pt + max_offset_ms`` and
-counted, because Raft's liveness must never depend on clocks. Hence the physical part of every
-value this clock issues stays within ``max_offset_ms`` (plus overflow carries) of the largest
-wall-clock reading it was given, or of its restart floor.
+largest wall-clock reading this clock was given would drag it into the future. From a client
+it is refused (`ClockOffsetError`, nothing changes); from a peer it is clamped to
+``high + max_offset_ms`` and counted, because Raft's liveness must never depend on clocks.
+A remote value at or below the clock's own last value is never refused: merging it moves
+nothing (a client echoing a stamp this node issued while its wall clock ran fast must not be
+turned away once the clock is stepped back). Hence the physical part of every value this clock
+issues stays within ``max_offset_ms`` (plus overflow carries) of the largest wall-clock reading
+it was given, or of its restart floor.
 
 Restarts. `persist_bound()` names a value above anything issued so far and a lease ahead of
 the wall clock; the runtime persists it, reports it back with `bound_persisted()`, and passes
@@ -152,6 +155,7 @@ class HybridClock:
         self.lease_ms = lease_ms
         self._last = floor
         self._durable_bound = floor
+        self._wall_high_ms = 0  # the largest wall-clock reading given to this incarnation
         self._stats = HlcStats()
 
     @property
@@ -187,8 +191,9 @@ class HybridClock:
             return self._advance(candidate, physical_ms)
         ahead_ms = (remote >> LOGICAL_BITS) - physical_ms
         self._stats.max_remote_ahead_ms = max(self._stats.max_remote_ahead_ms, ahead_ms)
-        if ahead_ms > self.max_offset_ms:
-            remote = self._refuse_or_clamp(remote, physical_ms, source)
+        high_ms = max(physical_ms, self._wall_high_ms)
+        if remote > self._last and (remote >> LOGICAL_BITS) - high_ms > self.max_offset_ms:
+            remote = self._refuse_or_clamp(remote, high_ms, source)
         if source == "client":
             self._stats.observed_client += 1
         else:
@@ -232,6 +237,7 @@ class HybridClock:
             0 <= physical_ms <= PHYSICAL_MAX_MS,
             f"wall clock reading {physical_ms} ms is outside the HLC range",
         )
+        self._wall_high_ms = max(self._wall_high_ms, physical_ms)
         return max(self._last + 1, physical_ms << LOGICAL_BITS)
 
     def _refuse_or_clamp(self, remote: int, physical_ms: int, source: Source) -> int:
