@@ -45,11 +45,18 @@ def test_publish_assigns_dense_offsets_and_auto_creates() -> None:
     assert first == [
         TopicCreated(None, "chat"),
         Appended("chat", 0, 2, 1, 5 << 16),
-        Published(ORIGIN, "chat", (0, 1)),
+        # The stored stamp of the batch's last message: message i is first_hlc + i.
+        Published(ORIGIN, "chat", (0, 1), hlc=(5 << 16) + 1),
     ]
     second = node.apply(batch("chat", [b"c"], hlc=9 << 16, origin=ORIGIN))
-    assert second == [Appended("chat", 2, 1, 2, 9 << 16), Published(ORIGIN, "chat", (2,))]
-    assert node.state.end_offset("chat") == 3
+    assert second == [
+        Appended("chat", 2, 1, 2, 9 << 16),
+        Published(ORIGIN, "chat", (2,), hlc=9 << 16),
+    ]
+    # A stamp at or below the topic's last is raised, and the reply says so.
+    third = node.apply(batch("chat", [b"d"], hlc=1 << 16, origin=ORIGIN))
+    assert third[-1] == Published(ORIGIN, "chat", (3,), hlc=(9 << 16) + 1)
+    assert node.state.end_offset("chat") == 4
     assert node.state.topics() == ["chat"]
 
 
@@ -80,7 +87,7 @@ def test_producer_sequences_are_per_topic() -> None:
     node = Node()
     node.apply(batch("t1", [b"a"], producer="p", seq=0))
     effects = node.apply(batch("t2", [b"a"], producer="p", seq=0, origin=ORIGIN))
-    assert effects[-1] == Published(ORIGIN, "t2", (0,))
+    assert effects[-1] == Published(ORIGIN, "t2", (0,), hlc=0)
 
 
 def test_create_topic_then_commit_offsets() -> None:
@@ -233,7 +240,7 @@ def test_unknown_topic_when_auto_create_is_off() -> None:
     node = Node(BrokerState(auto_create_topics=False))
     assert rejection(node.apply(batch("t", [b"a"], origin=ORIGIN))) == (Code.UNKNOWN_TOPIC, True)
     node.apply(CreateTopic("t"))
-    assert node.apply(batch("t", [b"a"], origin=ORIGIN))[-1] == Published(ORIGIN, "t", (0,))
+    assert node.apply(batch("t", [b"a"], origin=ORIGIN))[-1] == Published(ORIGIN, "t", (0,), hlc=0)
 
 
 def test_topic_exists() -> None:

@@ -115,7 +115,7 @@ def test_seek_by_time_lands_on_the_first_message_at_or_after_it(
 def test_a_published_batch_with_deps_reports_its_offsets() -> None:
     node = Node()
     effects = node.apply(PublishBatch("a", (NewMessage(b"x", deps=(("b", 3),)),), 0, ORIGIN))
-    assert Published(ORIGIN, "a", (0,)) in effects
+    assert Published(ORIGIN, "a", (0,), hlc=0) in effects
 
 
 def test_entries_of_format_version_1_still_apply_and_read() -> None:

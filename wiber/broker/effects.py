@@ -32,12 +32,18 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """The batch's messages sit at `offsets` (the original ones when `duplicate`)."""
+    """The batch's messages sit at `offsets` (the original ones when `duplicate`).
+
+    `hlc` is the stored timestamp of the batch's last message (None for a duplicate): a
+    causal client carries the largest one it has seen into its next publish, so its effects
+    are stamped above their causes whichever leader stamps them.
+    """
 
     origin: Origin | None
     topic: str
     offsets: tuple[int, ...]
     duplicate: bool = False
+    hlc: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,8 @@ class BrokerState:
                 window = topic.producers[producer_id] = ProducerWindow()
             window.record(seq, count, first)
         effects.append(Appended(cmd.topic, first, count, log_index, first_hlc))
-        effects.append(Published(cmd.origin, cmd.topic, tuple(range(first, first + count))))
+        offsets = tuple(range(first, first + count))
+        effects.append(Published(cmd.origin, cmd.topic, offsets, hlc=first_hlc + count - 1))
         return effects
 
     def _commit(self, cmd: CommitOffset) -> list[Effect]:
