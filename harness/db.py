@@ -9,11 +9,14 @@ nodes. Each node works under its own `root_dir`:
     logs/wiber.log   the broker's stdout and stderr
     run/wiber.pid    the daemon's pid file
     faketime         libfaketime's offset file (the clock nemesis writes it)
+    certs/           with TLS, on a node that does not share the control host's filesystem:
+                     ca.crt and the node's certificate and key (`harness.tls`)
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import shlex
 import sys
 import time
@@ -25,7 +28,9 @@ import yaml
 from harness.cluster.inventory import Inventory, NodeSpec
 from harness.control import Remote, RemoteError, shell
 from harness.control.wheels import build_wheelhouse, prune_cache
+from harness.tls import NODE_DIR, ClusterTls
 from wiber.admin import cluster_status
+from wiber.client.connection import Credentials
 
 DAEMON = "wiber"
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -48,10 +53,13 @@ class WiberDB:
         install_mode: str | None = None,
         python: str = "/usr/bin/python3",
         faketime: bool | None = None,
+        tls: ClusterTls | None = None,
     ) -> None:
         """`install_mode`: "wheel" (a venv per node) or "control" (run the control host's own
         interpreter: only for nodes that share its filesystem; the default for `local`).
-        `faketime`: start brokers under libfaketime (None: when the library is on the node)."""
+        `faketime`: start brokers under libfaketime (None: when the library is on the node).
+        `tls`: the cluster's certificates; every node then serves TLS only and every client
+        made through `credentials`/`client` connects with them."""
         self.inventory = inventory
         self.remote = remote
         self.fsync = fsync
@@ -63,6 +71,7 @@ class WiberDB:
             raise DBError(f"install_mode must be wheel or control, not {self.install_mode!r}")
         self.python = python
         self.faketime = faketime
+        self.tls = tls
         self._faketime_on: dict[str, bool] = {}
         self._stepped: dict[str, float] = {}  # offsets given to nodes' own clocks (clock_step)
         self.chrony_mark = CHRONY_MARK
@@ -91,6 +100,24 @@ class WiberDB:
     @property
     def shared_fs(self) -> bool:
         return bool(self.inventory.extra.get("shared_fs"))
+
+    # -- clients ----------------------------------------------------------------------------
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """What every client of the harness connects with (None: plaintext)."""
+        return None if self.tls is None else self._credentials
+
+    @functools.cached_property
+    def _credentials(self) -> Credentials:
+        # One object for every client, so that its SSL context is built once.
+        assert self.tls is not None
+        return self.tls.credentials
+
+    def tls_folder(self, node: NodeSpec) -> str:
+        """Where `node` reads its TLS files: ours, when it shares our filesystem."""
+        assert self.tls is not None
+        return str(self.tls.directory) if self.shared_fs else f"{node.root_dir}/{NODE_DIR}"
 
     # -- install and configure --------------------------------------------------------------
 
@@ -157,10 +184,15 @@ class WiberDB:
             if other.name == node.name:
                 entry["data_dir"] = node.data_dir
             entries.append(entry)
-        return {"fsync": self.fsync, "trace": True, **self.settings, "nodes": entries}
+        config: dict[str, Any] = {"fsync": self.fsync, "trace": True, **self.settings}
+        if self.tls is not None:
+            config["tls"] = self.tls.section(node, self.tls_folder(node))
+        return {**config, "nodes": entries}
 
     async def configure(self) -> None:
         async def one(node: NodeSpec) -> None:
+            if self.tls is not None and not self.shared_fs:
+                await self._upload_tls(node, self.tls)
             text = yaml.safe_dump(self.node_config(node), sort_keys=False)
             await self.remote.run(
                 node,
@@ -170,6 +202,14 @@ class WiberDB:
             )
 
         await self._each(one)
+
+    async def _upload_tls(self, node: NodeSpec, tls: ClusterTls) -> None:
+        folder = self.tls_folder(node)
+        await self.remote.run(node, f"mkdir -p {_q(folder)} && chmod 700 {_q(folder)}")
+        for name, local in tls.node_files(node).items():
+            await self.remote.upload(node, local, f"{folder}/{name}")
+        # An upload does not carry the mode over: the key must not be readable by others.
+        await self.remote.run(node, f"chmod 600 {_q(folder)}/*.key")
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -341,7 +381,7 @@ class WiberDB:
     # -- observation ------------------------------------------------------------------------
 
     async def status(self) -> list[dict[str, Any]]:
-        return await cluster_status(self.addresses())
+        return await cluster_status(self.addresses(), credentials=self.credentials)
 
     async def leader(self) -> str | None:
         """The node the highest-term self-declared leader says it is, or None."""

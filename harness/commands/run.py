@@ -23,6 +23,7 @@ import yaml
 from harness.cluster import PROVIDERS, default_provider
 from harness.nemesis import NEMESES, NETWORK_NEMESES, TARGET_SPECS
 from harness.store import DEFAULT_STORE
+from harness.tls import CLIENT_AUTH
 from harness.trace_validation import validated
 from harness.workloads import WORKLOADS
 from harness.workloads.runner import Outcome, RunSpec, execute
@@ -99,6 +100,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="linearizability budget (default 120)",
     )
     add("--setting", action="append", default=[], metavar="KEY=VALUE", help="node config key")
+    add(
+        "--tls",
+        action="store_true",
+        help="TLS cluster: certificates in the run's store, every client over TLS",
+    )
+    add(
+        "--tls-client-auth",
+        choices=CLIENT_AUTH,
+        help="with --tls, how the harness's clients authenticate (default cert)",
+    )
     # Testing only: a deliberately broken Wiber build (DESIGN: the harness must be able to fail).
     add("--debug-fault", choices=("ack-before-commit", "stale-reads"), help=argparse.SUPPRESS)
     add("--test-name", help="the store's test folder (default: workload-nemeses)")
@@ -139,6 +150,8 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
         )
     if args.nodes < 1 or args.concurrency < 1 or args.time_limit <= 0:
         raise ValueError("--nodes, --concurrency and --time-limit must be positive")
+    if args.tls_client_auth and not args.tls:
+        raise ValueError("--tls-client-auth needs --tls")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     name = args.test_name or "-".join((args.workload, *nemeses))
     return RunSpec(
@@ -162,6 +175,7 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
         settings=parse_settings(args.setting, args.debug_fault),
         targets=args.nemesis_targets,
         nemesis_options=parse_options(args.nemesis_option),
+        tls=(args.tls_client_auth or "cert") if args.tls else None,
     )
 
 

@@ -24,7 +24,9 @@ class Membership:
         done, errors = [], {}
         for node in targets:
             try:
-                await change_members(ctx.db.addresses(), "remove", node)
+                await change_members(
+                    ctx.db.addresses(), "remove", node, credentials=ctx.db.credentials
+                )
             except ClientError as e:
                 errors[node] = e.message
                 continue
@@ -39,7 +41,9 @@ class Membership:
             if not await ctx.db.is_running(node):
                 await ctx.db.start(node)
             try:
-                await change_members(ctx.db.addresses(), "add", node)
+                await change_members(
+                    ctx.db.addresses(), "add", node, credentials=ctx.db.credentials
+                )
             except ClientError as e:
                 errors[node] = e.message
                 continue

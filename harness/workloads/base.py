@@ -9,7 +9,9 @@ from typing import Any
 
 from harness.generator.core import Generator, Op, Thread
 from harness.generator.interpreter import Client
+from wiber.client import Client as WiberClient
 from wiber.client import ClientError
+from wiber.client.connection import Credentials
 
 READ_FS = frozenset({"read", "poll", "committed", "deliver"})
 
@@ -23,6 +25,7 @@ class WorkloadOptions:
     request_timeout: float = 3.0  # one request to a node
     op_timeout: float = 8.0  # one op, retries included (the interpreter's limit is above it)
     names: Sequence[str] = ()  # node names, parallel to addresses (for the history's "node")
+    credentials: Credentials | None = None  # TLS cluster: how the workload's clients connect
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ def rotated(addresses: Sequence[str], process: Any) -> list[str]:
     n = len(addresses)
     first = process % n if isinstance(process, int) and n else 0
     return [*addresses[first:], *addresses[:first]]
+
+
+def wiber_client(opts: WorkloadOptions, process: Any) -> WiberClient:
+    """The one way a workload makes its client: this process's node first, and the run's
+    credentials (TLS and the harness's certificate) when the cluster has TLS."""
+    return WiberClient(
+        rotated(opts.addresses, process),
+        timeout=opts.request_timeout,
+        credentials=opts.credentials,
+    )
 
 
 def node_name(opts: WorkloadOptions, process: Any) -> str | None:

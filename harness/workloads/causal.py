@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.generator.core import PENDING, Context, Generator, Result, Thread, fill
-from harness.workloads.base import Workload, WorkloadOptions, failure, node_name, rotated
+from harness.workloads.base import Workload, WorkloadOptions, failure, node_name, wiber_client
 from harness.workloads.log import decode, topic_names
-from wiber.client import Client, ClientError
+from wiber.client import ClientError
 from wiber.client.causal import CausalConsumer, CausalProducer
 from wiber.clocks.reorder import Delivered
 from wiber.codec import messages as m
@@ -62,7 +62,7 @@ class CausalGen(Generator):
 
 class CausalClient:
     def __init__(self, opts: WorkloadOptions, process: Any, topics: Sequence[str]) -> None:
-        self.client = Client(rotated(opts.addresses, process), timeout=opts.request_timeout)
+        self.client = wiber_client(opts, process)
         self.producer = CausalProducer(self.client, delivery_timeout=opts.op_timeout)
         self.consumer = CausalConsumer(self.client, list(topics), MAX_WAIT_MS)
         self.node = node_name(opts, process)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.generator.core import PENDING, Context, Generator, Op, Result, Thread, fill
-from harness.workloads.base import Workload, WorkloadOptions, failure, node_name, rotated
-from wiber.client import Client, ClientError, Producer
+from harness.workloads.base import Workload, WorkloadOptions, failure, node_name, wiber_client
+from wiber.client import ClientError, Producer
 from wiber.codec import messages as m
 
 GROUPS = ("g0", "g1")
@@ -140,7 +140,7 @@ class FinalReads(Generator):
 
 class LogClient:
     def __init__(self, opts: WorkloadOptions, process: Any) -> None:
-        self.client = Client(rotated(opts.addresses, process), timeout=opts.request_timeout)
+        self.client = wiber_client(opts, process)
         self.op_timeout = opts.op_timeout
         self.producer = Producer(self.client, delivery_timeout=opts.op_timeout)
         self.node = node_name(opts, process)

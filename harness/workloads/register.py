@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.generator.core import PENDING, Context, Generator, Result, Thread, fill
-from harness.workloads.base import Workload, WorkloadOptions, failure, node_name, rotated
-from wiber.client import Client, ClientError
+from harness.workloads.base import Workload, WorkloadOptions, failure, node_name, wiber_client
+from wiber.client import ClientError
 from wiber.codec import messages as m
 
 TOPIC = "register"
@@ -56,7 +56,7 @@ class RegisterGen(Generator):
 
 class RegisterClient:
     def __init__(self, opts: WorkloadOptions, process: Any) -> None:
-        self.client = Client(rotated(opts.addresses, process), timeout=opts.request_timeout)
+        self.client = wiber_client(opts, process)
         self.node = node_name(opts, process)
 
     async def invoke(self, op: dict[str, Any]) -> dict[str, Any]:

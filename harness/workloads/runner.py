@@ -40,6 +40,7 @@ from harness.history import HistoryWriter
 from harness.nemesis import NemesisContext, get_nemesis
 from harness.report import write_report
 from harness.store import RunDir, new_run
+from harness.tls import PRINCIPAL, ClusterTls, plaintext_refusal
 from harness.workloads import WORKLOADS
 from harness.workloads.base import Workload, WorkloadOptions
 
@@ -69,6 +70,7 @@ class RunSpec:
     settings: dict[str, Any] = field(default_factory=dict)
     targets: str | None = None  # node-target spec for every fault (None: each nemesis's own)
     nemesis_options: dict[str, Any] = field(default_factory=dict)  # into every start op
+    tls: str | None = None  # client auth of a TLS cluster ("cert", "password"); None: plaintext
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -210,9 +212,20 @@ class _Cluster:
     remote: Remote
     db: WiberDB
     workdir: Path | None
+    plaintext_probe: str | None = None  # what a TLS node told a plaintext client
 
 
-async def _cluster_up(spec: RunSpec) -> _Cluster:
+def cluster_tls(spec: RunSpec, inventory: Inventory, run_dir: RunDir) -> ClusterTls | None:
+    """The run's TLS material: the inventory's own when `harness cluster up --tls` made the
+    cluster (its running nodes already use it), else new certificates in the run's store."""
+    if inventory.extra.get("tls"):
+        return ClusterTls.from_json(inventory.extra["tls"])
+    if spec.tls is None:
+        return None
+    return ClusterTls.create(run_dir.path / "certs", inventory.nodes, spec.tls)
+
+
+async def _cluster_up(spec: RunSpec, run_dir: RunDir) -> _Cluster:
     workdir: Path | None = None
     provider: Provider | None = None
     if spec.inventory is not None:
@@ -221,8 +234,16 @@ async def _cluster_up(spec: RunSpec) -> _Cluster:
         provider = get_provider(spec.provider)
         workdir = Path(tempfile.mkdtemp(prefix="wiber-run-"))
         inventory = await provider.up(spec.nodes, workdir)
+    try:
+        tls = await asyncio.to_thread(cluster_tls, spec, inventory, run_dir)
+    except BaseException:
+        if provider is not None:
+            await provider.down(inventory)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     remote = remote_for(inventory)
-    db = WiberDB(inventory, remote, settings=spec.settings)
+    db = WiberDB(inventory, remote, settings=spec.settings, tls=tls)
     return _Cluster(provider, inventory, remote, db, workdir)
 
 
@@ -246,12 +267,15 @@ async def _drive(
     await db.configure()
     await db.start_all()
     await wait_for_leader(db)
+    if db.tls is not None:
+        cluster.plaintext_probe = await check_tls_in_force(db)
     ctx = NemesisContext(cluster.inventory, cluster.remote, db, random.Random(spec.seed + 1))
     driver = NemesisDriver(ctx, spec.nemeses) if spec.nemeses else None
     opts = WorkloadOptions(
         addresses=db.addresses(),
         names=cluster.inventory.names,
         op_timeout=spec.op_timeout,
+        credentials=db.credentials,
     )
     workload = WORKLOADS[spec.workload](opts, spec.concurrency)
     progress = Progress(spec)
@@ -276,6 +300,25 @@ async def _drive(
                 await driver.heal_all()
 
 
+async def check_tls_in_force(db: WiberDB) -> str:
+    """A plaintext client must be refused, or the run would not test what it says it does."""
+    answer = await plaintext_refusal(db.addresses()[0])
+    if answer != "tls-required":
+        raise RuntimeError(f"TLS is not in force: a plaintext client was answered {answer!r}")
+    return answer
+
+
+def tls_summary(cluster: _Cluster) -> dict[str, Any] | None:
+    """What test.json and results.json say about TLS (None: a plaintext run)."""
+    tls = cluster.db.tls
+    if tls is None:
+        return None
+    summary = {**tls.to_json(), "principal": PRINCIPAL}
+    if cluster.plaintext_probe is not None:
+        summary["plaintext_client"] = cluster.plaintext_probe
+    return summary
+
+
 def check(
     spec: RunSpec, workload: Workload, history: list[dict[str, Any]], run_dir: RunDir
 ) -> dict[str, Any]:
@@ -296,15 +339,18 @@ async def execute(spec: RunSpec) -> Outcome:
     test = {**spec.to_json(), "command": sys.argv, "started": time.time()}
     run_dir.write_test(test)
     print(f"harness run: {run_dir.path} (seed {spec.seed})", file=sys.stderr)
-    cluster = await _cluster_up(spec)
+    cluster = await _cluster_up(spec, run_dir)
     try:
-        run_dir.write_test({**test, "inventory": cluster.inventory.to_dict()})
+        test = {**test, "inventory": cluster.inventory.to_dict(), "tls": tls_summary(cluster)}
+        run_dir.write_test(test)
         try:
             workload, history = await _drive(spec, cluster, run_dir)
         except Exception as e:
             # No verdict, but the store says why (the history so far is on disk).
             error = f"{type(e).__name__}: {e}"
-            run_dir.write_results({"valid": "unknown", "checkers": {}, "error": error})
+            run_dir.write_results(
+                {"valid": "unknown", "checkers": {}, "error": error, "tls": tls_summary(cluster)}
+            )
             raise
         finally:
             with contextlib.suppress(Exception):
@@ -312,6 +358,11 @@ async def execute(spec: RunSpec) -> Outcome:
     finally:
         await asyncio.shield(_cluster_down(cluster))
     results = await asyncio.to_thread(check, spec, workload, history, run_dir)
+    tls = tls_summary(cluster)
+    results["tls"] = tls
     run_dir.write_results(results)
-    report = write_report(history, results, run_dir.path, f"harness run {spec.test}")
+    title = f"harness run {spec.test}"
+    if tls is not None:
+        title += f" · TLS, clients authenticated by {tls['client_auth']}"
+    report = write_report(history, results, run_dir.path, title)
     return Outcome(results["valid"], results, run_dir.path, report)
