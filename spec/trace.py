@@ -18,13 +18,13 @@ Exit status: 0 accepted, 1 rejected or violated, 2 error.
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import re
 import resource
 import shutil
 import sys
 import tempfile
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,12 +106,39 @@ def _restarts(events: list[Event]) -> Iterator[Event]:
 
 
 def merge(streams: Sequence[list[Event]]) -> list[Event]:
-    """Merge per-node streams by HLC; ties keep each stream's order, then the node name."""
-    keyed = [
-        [(e.get("hlc", 0), str(e["node"]), n, i, e) for i, e in enumerate(_restarts(s))]
-        for n, s in enumerate(streams)
-    ]
-    return [item[-1] for item in heapq.merge(*keyed, key=lambda item: item[:4])]
+    """Merge per-node streams by HLC (ties: the node name), each stream's order kept, and a
+    receive never before the send of its message: a runtime stamps its trace with its own
+    clock, so a send and its receive on two nodes may carry the same HLC (or the receiver's
+    clock may run behind). A receive waits only for a send that comes later in some stream."""
+    queues = [deque(_restarts(s)) for s in streams]
+    pending = Counter(_message(e) for q in queues for e in q if e["event"] == "send")
+    sent: Counter[str] = Counter()
+    merged: list[Event] = []
+
+    def order(n: int) -> tuple[Any, ...]:
+        return (queues[n][0].get("hlc", 0), str(queues[n][0]["node"]), n)
+
+    def ready(event: Event) -> bool:
+        if event["event"] != "receive":
+            return True
+        key = _message(event)
+        return sent[key] > 0 or pending[key] == 0
+
+    while True:
+        heads = [n for n, q in enumerate(queues) if q]
+        if not heads:
+            return merged
+        n = min([h for h in heads if ready(queues[h][0])] or heads, key=order)
+        event = queues[n].popleft()
+        if event["event"] == "send":
+            key = _message(event)
+            sent[key] += 1
+            pending[key] -= 1
+        merged.append(event)
+
+
+def _message(event: Event) -> str:
+    return json.dumps(event.get("msg"), sort_keys=True)
 
 
 def load_traces(paths: Iterable[Path]) -> list[Event]:

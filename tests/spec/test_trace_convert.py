@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.commands.validate import checker_result, merge_results
+from harness.trace_validation import checker_result, merge_results
 from spec.trace import (
     Verdict,
     load_traces,
+    merge,
     proposals_bound,
     tla,
     trace_lines,
@@ -62,6 +63,25 @@ def test_node_traces_merge_in_hlc_order_and_starts_become_restarts(tmp_path: Pat
         ("restart", "n2"),
     ]
     assert merged[-1]["state"] == STATE
+
+
+def test_a_receive_never_comes_before_its_send() -> None:
+    """Nodes stamp their traces with their own clocks: a receive may carry the HLC of its
+    send (or an older one); it waits for the send, while a receive whose send is in no
+    stream keeps its HLC place."""
+    vote, append = msg("vote", "n3", "n1"), msg("append", "n3", "n2")
+    n1 = [event("receive", "n1", vote, 5), event("send", "n1", msg("vote-resp", "n1", "n3"), 5)]
+    n2 = [event("receive", "n2", msg("append", "n9", "n2"), 1), event("receive", "n2", append, 3)]
+    n3 = [event("send", "n3", vote, 5), event("send", "n3", append, 6)]
+    merged = [(e["event"], e["node"], e["msg"]["type"]) for e in merge([n1, n2, n3])]
+    assert merged == [
+        ("receive", "n2", "append"),  # from no traced send: HLC order
+        ("send", "n3", "vote"),
+        ("receive", "n1", "vote"),  # n1 < n3 at HLC 5, but after the send
+        ("send", "n1", "vote-resp"),
+        ("send", "n3", "append"),
+        ("receive", "n2", "append"),  # HLC 3 < 6: after the send all the same
+    ]
 
 
 def test_receives_say_whether_they_were_answered_refused_or_received_again() -> None:

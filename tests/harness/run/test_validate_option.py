@@ -100,7 +100,13 @@ def fake_execute(run_dir: Path, mutate: bool) -> Any:
     return execute
 
 
-@pytest.mark.parametrize("mutate", [False, True], ids=["accepted", "mutated-rejected"])
+@pytest.mark.parametrize(
+    "mutate",
+    [  # the accepted fixture is also validated by tests/spec (harness validate)
+        pytest.param(False, id="accepted", marks=pytest.mark.slow),
+        pytest.param(True, id="mutated-rejected"),
+    ],
+)
 def test_run_validate_puts_the_verdict_into_results_and_report(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -123,3 +129,21 @@ def test_run_validate_puts_the_verdict_into_results_and_report(
     if mutate:
         assert "trace-rejected\ttrace-validation\t1" in out
         assert "trace-rejected" in page
+
+
+@pytest.mark.slow
+def test_a_real_cluster_run_under_kill_is_validated(tmp_path: Path) -> None:
+    """`harness run --validate` end to end on local processes: the nodes trace, the traces
+    are merged and accepted, and the verdict is in results.json and the report."""
+    from tests.harness.run.test_run_local import harness_run, latest_run
+
+    done = harness_run(
+        tmp_path, "--workload", "log", "--nemesis", "kill", "--seed", "11", "--validate"
+    )
+    run_dir = latest_run(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text())
+    checked = results["checkers"]["trace-validation"]
+    assert checked["status"] == "accepted", done.stderr[-3000:]
+    assert checked["events"] > 500
+    assert done.returncode == (0 if results["valid"] is True else 1), done.stdout
+    assert "trace-validation" in (run_dir / "index.html").read_text()
