@@ -6,6 +6,9 @@ stderr, heal every fault, let the cluster recover, run the workload's final phas
 everything back), collect node logs and traces, run the checkers, write results.json and the
 report into the run store (DESIGN.md 4.5), tear down. Exit 0 valid, 1 invalid, 2 unknown or
 error. Ctrl-C heals every fault and tears down what the run made.
+
+`--tls` makes the cluster TLS-only, with certificates made in the run's store, and every client
+of the run authenticated as the `harness` superuser (`harness.tls`, docs/security.md).
 """
 
 from __future__ import annotations
