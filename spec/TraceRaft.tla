@@ -20,7 +20,8 @@
 (* is marked IMPL and is the least general form that keeps the protocol's *)
 (* safety argument: a slice of the log rather than all of it from          *)
 (* nextIndex, periodic heartbeats, answers that only teach a stale sender  *)
-(* the current term, and a campaign given up.                              *)
+(* the current term, a vote refused while a leader is known, and a         *)
+(* campaign given up.                                                      *)
 (*                                                                         *)
 (* Acceptance is the inverted invariant NotFullyMatched (violated means    *)
 (* the whole trace was explained); Raft.tla's safety invariants are checked*)
@@ -194,25 +195,11 @@ BecomeLeader1 ==
     /\ BecomeLeader(Node)
     /\ StateOK(Node, [Seen EXCEPT !.last_index = @ + 1], term', role', vote', log', commit')
 
-\* IMPL: the runtime's disk does not fsync commit-only changes (wiber/runtime/disk.py), so
-\* a restarted node may come back with an older commit index (volatile in the Raft paper;
-\* durable in Raft.tla's Restart). Never below its snapshot.
-RestartAt(i, c) ==
-    /\ snapshotIndex[i] <= c /\ c <= commit[i]
-    /\ role' = [role EXCEPT ![i] = "follower"]
-    /\ commit' = [commit EXCEPT ![i] = c]
-    /\ votes' = [votes EXCEPT ![i] = {}]
-    /\ nextIndex' = [nextIndex EXCEPT ![i] = [j \in Server |-> 1]]
-    /\ matchIndex' = [matchIndex EXCEPT ![i] = [j \in Server |-> 0]]
-    /\ pendingRead' = [pendingRead EXCEPT ![i] = Nil]
-    /\ restarts' = restarts + 1
-    /\ UNCHANGED <<messages, term, vote, log, snapshotIndex, client, readSeq, served>>
-
+\* Raft.tla's Restart: the commit index a node comes back with is any it had (volatile).
 \* A restart line written by an older runtime carries no state: the node's next line checks.
 Restart1 ==
-    IF "state" \in DOMAIN Line
-    THEN RestartAt(Node, Seen.commit) /\ After(Node, Seen)
-    ELSE Restart(Node)
+    /\ Restart(Node)
+    /\ "state" \in DOMAIN Line => After(Node, Seen)
 
 TraceStep ==
     /\ l <= Len(Trace)

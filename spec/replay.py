@@ -35,7 +35,7 @@ from spec.tlc_runner import TlcOptions, find_jar, find_java, run_tlc, tlc_comman
 from wiber.core.memory import MemoryStorage
 from wiber.core.plan import Append, InstallSnapshot, SaveHardState, Send, plan
 from wiber.core.raft import RaftCore
-from wiber.core.types import Config, Entry, EntryKind, Message, MessageType, Role
+from wiber.core.types import Config, Entry, EntryKind, HardState, Message, MessageType, Role
 
 SPEC_DIR = Path(__file__).resolve().parent
 NIL = "Nil"  # GenRaft.cfg's model value
@@ -62,7 +62,7 @@ def _tokens(text: str) -> list[str]:
     tokens: list[str] = _TOKEN.findall(text)
     for token in tokens:
         # the catch-all `\S` matched something no other token does
-        if len(token) == 1 and not _GOOD_START.match(token) or token in ('"', "-"):
+        if (len(token) == 1 and not _GOOD_START.match(token)) or token in ('"', "-"):
             raise ValueError(f"cannot read TLC value near {token!r} in {text[:60]!r}")
     return tokens
 
@@ -245,14 +245,20 @@ class Replay:
             node.core.advance(ready)
         return sent
 
-    def apply(self, act: State) -> list[Message]:
+    def apply(self, act: State, commit: int = 0) -> list[Message]:
+        """Give the core the step's input; `commit`: the node's commit index after it."""
         name = act["n"]
         if act["e"] == "timeout":
             self.nodes[name].core.campaign()
         elif act["e"] == "propose":
             self.nodes[name].core.propose(str(act["v"]).encode())
         elif act["e"] == "restart":
-            self.nodes[name] = self._boot(name, self.nodes[name].storage)
+            # the commit index on disk is the one the spec's restart chose (it is volatile:
+            # the runtime does not fsync a commit-only change)
+            storage = self.nodes[name].storage
+            hard = storage.hard_state
+            storage.set_hard_state(HardState(hard.term, hard.vote, commit))
+            self.nodes[name] = self._boot(name, storage)
         elif act["e"] == "receive":
             self.nodes[name].core.step(to_message(act["msg"]))
         return self.drain(name) if name in self.nodes else []
@@ -369,7 +375,8 @@ def replay(states: list[State], core_class: type[RaftCore] = RaftCore) -> int:
     window = states[0]
     for step, state in enumerate(states[1:], 1):
         act = state["act"]
-        sent = carried + run.apply(act)
+        commit = state["commit"].get(act["n"], 0)
+        sent = carried + run.apply(act, commit)
         if act["e"] == "become-leader" and run.nodes[act["n"]].core.role is not Role.LEADER:
             raise ReplayMismatch(step, "become-leader", f"{act['n']} is not leader in the core")
         if any(elected(state, n, len(servers)) for n in servers):
