@@ -17,8 +17,10 @@
 (* wiber/core/progress.py (probe and replicate states, next, match, the    *)
 (* commit index a follower was sent), a leader sends only in the step that *)
 (* makes it leader, a proposal, or the answer to an append, and every      *)
-(* append it sends is one Raft.tla's AppendEntries could send (a prefix of *)
-(* the entries from nextIndex on). The follower's side is Raft.tla's.      *)
+(* append it sends carries a slice of its log with the consistency-check   *)
+(* pair before it and its commit index (TraceRaft.tla's SendAppendSlice:   *)
+(* Raft.tla's AppendEntries as the core batches it). The follower's side   *)
+(* is Raft.tla's.                                                          *)
 (* Heartbeats are not modelled (the replayer never ticks the cores).       *)
 (***************************************************************************)
 EXTENDS Raft
