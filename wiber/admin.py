@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Any
 
@@ -72,22 +73,38 @@ async def change_members(
         await client.request(m.ChangeMembers(action, node), leader=True)  # type: ignore[arg-type]
 
 
+_TRANSFER_RETRYABLE = frozenset({"not-leader", "unavailable", "timeout", "transferring"})
+
+
 async def transfer_leader(
     bootstrap: list[str],
     node: str,
     timeout: float = 10.0,
     credentials: Credentials | None = None,
 ) -> str:
-    """Ask the leader to hand over to `node`; returns once `node` leads (or raises)."""
+    """Ask the leader to hand over to `node`; returns once `node` leads (or raises).
+
+    The request is repeated every second: the leader gives a transfer up after one election
+    timeout, and its TimeoutNow is lost when the transferee's connection is down (a node
+    that just restarted), so one request alone may never take effect.
+    """
     async with Client(bootstrap, credentials=credentials) as client:
-        await client.request(m.TransferLeader(node), leader=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        asked = -1.0
         while loop.time() < deadline:
+            if loop.time() - asked >= 1.0:
+                try:
+                    await client.request(m.TransferLeader(node), leader=True)
+                except ClientError as e:
+                    if e.code not in _TRANSFER_RETRYABLE:
+                        raise  # e.g. the node is not a voter: asking again cannot help
+                asked = loop.time()
             client.forget_leader()
-            reply = await client.request(m.Metadata(), leader=False)
-            if isinstance(reply, m.MetadataOk) and reply.leader == node:
-                return node
+            with contextlib.suppress(ClientError):
+                reply = await client.request(m.Metadata(), leader=False)
+                if isinstance(reply, m.MetadataOk) and reply.leader == node:
+                    return node
             await asyncio.sleep(0.1)
     raise ClientError("timeout", f"{node} did not become leader in {timeout}s", definite=False)
 

@@ -92,6 +92,7 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
         topics,
         st.lists(publish_messages, min_size=1, max_size=3),
         st.sampled_from(["quorum", "all"]),
+        _optional(counts),
     ),
     m.Fetch: fetches,
     m.Subscribe: subscribes,
@@ -103,7 +104,9 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
     m.Metadata: st.just(m.Metadata()),
     m.Ping: st.just(m.Ping()),
     m.HelloOk: st.builds(m.HelloOk, st.integers(1, 65_535), ids),
-    m.PublishOk: st.builds(m.PublishOk, st.lists(counts, min_size=1, max_size=3)),
+    m.PublishOk: st.builds(
+        m.PublishOk, st.lists(counts, min_size=1, max_size=3), _optional(counts)
+    ),
     m.FetchOk: st.builds(m.FetchOk, st.lists(stored_messages, max_size=3), counts, counts),
     m.SubscribeOk: st.builds(m.SubscribeOk, counts, counts),
     m.Ok: st.just(m.Ok()),

@@ -232,6 +232,7 @@ def test_the_wire_layout_is_pinned() -> None:
         "topic": "t",
         "messages": [[b"hi", "p", 0, None]],
         "acks": "quorum",
+        "hlc": None,
     }
 
 

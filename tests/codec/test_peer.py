@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from wiber.codec import CodecError
 from wiber.codec.peer import (
+    Envelope,
     PeerDecoder,
     decode_body,
     encode_hello,
@@ -46,15 +47,29 @@ messages = st.builds(
 )
 
 
-@given(st.lists(messages, min_size=1, max_size=5), st.integers(min_value=1, max_value=64))
-def test_messages_round_trip_through_any_split(msgs: list[Message], chunk: int) -> None:
-    stream = encode_hello("n1") + b"".join(encode_message(x) for x in msgs)
+@given(
+    st.lists(st.tuples(messages, st.none() | uints), min_size=1, max_size=5),
+    st.integers(min_value=1, max_value=64),
+)
+def test_messages_round_trip_through_any_split(
+    msgs: list[tuple[Message, int | None]], chunk: int
+) -> None:
+    stream = encode_hello("n1") + b"".join(encode_message(x, hlc) for x, hlc in msgs)
     decoder = PeerDecoder()
     bodies = []
     for i in range(0, len(stream), chunk):
         bodies += decoder.feed(stream[i : i + chunk])
     assert decode_body(bodies[0]) == "n1"
-    assert [decode_body(b) for b in bodies[1:]] == msgs
+    assert [decode_body(b) for b in bodies[1:]] == [Envelope(x, hlc) for x, hlc in msgs]
+
+
+def test_a_sender_clock_that_is_not_an_unsigned_integer_is_refused() -> None:
+    fields = ["n1", "n2", 5, 0, 0, 0, False, 0, 0, b"", [], None]
+    assert decode_body(msgpack.packb([1, "append", *fields], use_bin_type=True)) == Envelope(
+        Message(MessageType.APPEND, "n1", "n2", 5)
+    )
+    with pytest.raises(CodecError, match="hlc must be an unsigned integer"):
+        decode_body(msgpack.packb([1, "append", *fields, -3], use_bin_type=True))
 
 
 @given(st.binary(max_size=200))

@@ -5,7 +5,10 @@ several topics that delivers in causal order.
 published. Each send attaches the context as the message's deps (one ``(topic, offset)`` per
 topic) and waits for the acknowledgement, so that the next send can depend on this one: a
 causal producer has at most one message in flight. It is idempotent (producer id + seq), so
-retries after a lost answer never duplicate.
+retries after a lost answer never duplicate. It also carries the largest hybrid timestamp it
+has seen (consumed messages, its own acknowledged sends) in each publish; the leader merges it
+before stamping, so an effect is stamped above its causes even when another leader, with a
+slower clock, stamps it.
 
 `CausalConsumer` subscribes to each topic with a `Consumer` (which fails over by itself) and
 passes what arrives through a `ReorderBuffer`: a message is delivered only after its
@@ -63,6 +66,7 @@ class CausalProducer:
         self.delivery_timeout = delivery_timeout
         self.context = context if context is not None else CausalContext()
         self.producer_id = uuid.uuid4().hex
+        self.hlc = 0  # the largest hybrid timestamp this producer has seen
         self._next_seq: dict[str, int] = {}
         self._lock = asyncio.Lock()
 
@@ -73,6 +77,7 @@ class CausalProducer:
     def observe_message(self, message: m.StoredMessage) -> None:
         """A consumed message and, transitively, its own causes."""
         self.context.observed_message(message.topic, message.offset, message.deps)
+        self.hlc = max(self.hlc, message.hlc)
 
     def deps(self) -> tuple[Dep, ...]:
         """The deps the next send will carry (a send in progress may still add its own)."""
@@ -93,7 +98,8 @@ class CausalProducer:
             seq = self._next_seq.get(topic, 0)
             message = m.PublishMessage(payload, self.producer_id, seq, create_time_ms, deps)
             try:
-                offset = await self._publish(m.Publish(topic, [message], self.acks))
+                request = m.Publish(topic, [message], self.acks, self.hlc or None)
+                offset = await self._publish(request)
             except ClientError:
                 self.producer_id = uuid.uuid4().hex
                 self._next_seq.clear()
@@ -106,17 +112,21 @@ class CausalProducer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.delivery_timeout
         delay = 0.02
+        maybe_stored = False
         while True:
             try:
                 conn = await self.client.leader_connection(deadline)
                 reply = await conn.request(request, self.client.timeout)
                 if not isinstance(reply, m.PublishOk) or len(reply.offsets) != 1:
                     raise ClientError("bad-reply", f"unexpected {reply!r:.200}", definite=False)
+                if reply.hlc is not None:
+                    self.hlc = max(self.hlc, reply.hlc)
                 return reply.offsets[0]
             except ClientError as e:
                 # Retrying is safe whatever happened: the broker drops a repeated (id, seq).
                 if e.code not in _RETRYABLE or loop.time() >= deadline:
-                    raise
+                    raise e.after_attempts(maybe_stored) from None
+                maybe_stored = maybe_stored or not e.definite
                 self.client.forget_leader(e.leader_hint)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)

@@ -41,6 +41,18 @@ class ClientError(Exception):
         self.definite = definite
         self.leader_hint = leader_hint
 
+    def after_attempts(self, maybe_applied: bool) -> ClientError:
+        """This error as the outcome of a retried request: once any earlier attempt may have
+        taken effect, a later definite refusal (no leader, say) no longer means it did not."""
+        if not self.definite or not maybe_applied:
+            return self
+        return ClientError(
+            self.code,
+            f"{self.message} (an earlier attempt may have taken effect)",
+            definite=False,
+            leader_hint=self.leader_hint,
+        )
+
 
 @dataclass(frozen=True)
 class Credentials:

@@ -147,6 +147,7 @@ class Producer:
         deadline = loop.time() + self.delivery_timeout
         delay = 0.02
         request = m.Publish(batch.topic, batch.messages, self.acks)
+        maybe_stored = False
         while True:
             try:
                 conn = await self.client.leader_connection(deadline)
@@ -157,7 +158,8 @@ class Producer:
             except ClientError as e:
                 retry_safe = e.definite or self.producer_id is not None
                 if e.code not in RETRYABLE or not retry_safe or loop.time() >= deadline:
-                    raise
+                    raise e.after_attempts(maybe_stored) from None
+                maybe_stored = maybe_stored or not e.definite
                 if e.code == "out-of-order-sequence":
                     await self._wait_for_earlier(queue, batch)
                 else:

@@ -53,6 +53,7 @@ class ErrorCode(enum.StrEnum):
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
     UNSUPPORTED_VERSION = "unsupported-version"
+    CLOCK_OFFSET = "clock-offset"
 
 
 # Whether an error with this code means the operation certainly did not happen. A server may
@@ -71,6 +72,7 @@ DEFINITE_BY_DEFAULT: Final[dict[str, bool]] = {
     ErrorCode.TIMEOUT: False,
     ErrorCode.UNAVAILABLE: False,
     ErrorCode.UNSUPPORTED_VERSION: True,
+    ErrorCode.CLOCK_OFFSET: True,  # refused before anything was proposed
 }
 
 
@@ -300,14 +302,23 @@ def _check_batch(name: str, items: object, *, allow_empty: bool) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Publish:
-    """A batch of messages for one topic, appended in order as one Raft entry."""
+    """A batch of messages for one topic, appended in order as one Raft entry.
+
+    `hlc`: the largest hybrid timestamp the client has seen (stamps of messages it consumed,
+    and of its own acknowledged publishes). The leader merges it into its clock before
+    stamping, so the batch is stamped above it; one further ahead of the leader's clock than
+    its tolerated offset is refused with `clock-offset`.
+    """
 
     topic: str
     messages: list[PublishMessage]
     acks: Acks = "quorum"
+    hlc: int | None = None
 
     def __post_init__(self) -> None:
         validate_topic(self.topic)
+        if self.hlc is not None:
+            check_count("hlc", self.hlc)
         _check_batch("messages", self.messages, allow_empty=False)
         for message in self.messages:
             if not isinstance(message, PublishMessage):
@@ -516,11 +527,14 @@ class ListAcls:
 @dataclass(frozen=True, slots=True)
 class PublishOk:
     offsets: list[int]  # one per published message, in order
+    hlc: int | None = None  # the stored stamp of the last message; None for a duplicate
 
     def __post_init__(self) -> None:
         _check_batch("offsets", self.offsets, allow_empty=False)
         for offset in self.offsets:
             check_count("offset", offset)
+        if self.hlc is not None:
+            check_count("hlc", self.hlc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ Frame: u32 big-endian body length | body (msgpack array). Bodies:
     hello:   [1, "hello", node_id]
     clock:   [1, "clock", src, t1, t2, t3]  (NTP-style probe; t2, t3 null in the request)
     message: [1, type, src, dst, term, index, log_term, commit, reject, reject_hint,
-              hint_term, context, entries, snapshot]
+              hint_term, context, entries, snapshot, hlc]
+             (hlc: the sender's hybrid clock at send; a 14-field message without it is
+             accepted, so nodes of the previous layout still interoperate)
     entries: [[index, term, kind, data], ...]; snapshot: null or
              [index, term, voters, learners, data]
 """
@@ -56,7 +58,15 @@ def encode_clock(probe: ClockProbe) -> bytes:
     return LENGTH.pack(len(body)) + body
 
 
-def encode_message(msg: Message) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A Raft message with the sender's hybrid clock when it sent it (None when absent)."""
+
+    message: Message
+    hlc: int | None = None
+
+
+def encode_message(msg: Message, hlc: int | None = None) -> bytes:
     snapshot = None
     if msg.snapshot is not None:
         s = msg.snapshot
@@ -77,6 +87,7 @@ def encode_message(msg: Message) -> bytes:
             msg.context,
             [[e.index, e.term, int(e.kind), e.data] for e in msg.entries],
             snapshot,
+            *(() if hlc is None else (hlc,)),
         ],
         use_bin_type=True,
     )
@@ -110,8 +121,8 @@ class PeerDecoder:
         return out
 
 
-def decode_body(body: bytes) -> str | Message | ClockProbe:
-    """A hello's node id, a clock probe, or a Raft message."""
+def decode_body(body: bytes) -> str | Envelope | ClockProbe:
+    """A hello's node id, a clock probe, or a Raft message in its envelope."""
     try:
         raw = msgpack.unpackb(body, raw=False, use_list=True, strict_map_key=True)
     except Exception as e:  # msgpack raises many types on garbage; all mean the same here
@@ -130,9 +141,11 @@ def decode_body(body: bytes) -> str | Message | ClockProbe:
             None if t2 is None else _uint(t2, "t2"),
             None if t3 is None else _uint(t3, "t3"),
         )
+    if len(raw) == 15:
+        return Envelope(_message(raw[:14]), _uint(raw[14], "hlc"))
     if len(raw) != 14:
-        raise CodecError(f"peer message has {len(raw)} fields, expected 14")
-    return _message(raw)
+        raise CodecError(f"peer message has {len(raw)} fields, expected 15 (or 14)")
+    return Envelope(_message(raw))
 
 
 def _message(raw: list[Any]) -> Message:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -119,6 +119,16 @@ class _StateCollector(Collector):
         yield offsets
         yield errors
         yield rtts
+        stats = self.node.clock.stats
+        beyond = CounterMetricFamily(
+            "wiber_hlc_remote_ahead",
+            "Remote hybrid timestamps further ahead than max_clock_offset_ms: a peer's is "
+            "clamped (Raft must not depend on clocks), a client's publish is refused.",
+            labels=["source", "action"],
+        )
+        beyond.add_metric(["peer", "clamped"], stats.clamped_peer)
+        beyond.add_metric(["client", "refused"], stats.refused_client)
+        yield beyond
         yield _gauge(
             "wiber_clock_offset_seconds",
             "This node's clock minus the cluster median (estimate).",

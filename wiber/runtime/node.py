@@ -40,7 +40,7 @@ from wiber.broker import (
     RemoveUser,
     encode_command,
 )
-from wiber.clocks.hlc import HybridClock
+from wiber.clocks.hlc import ClockOffsetError, HybridClock, Source
 from wiber.core.errors import ProposalDropped
 from wiber.core.plan import (
     Append,
@@ -95,6 +95,7 @@ class RequestError(Exception):
 class PublishResult:
     offsets: tuple[int, ...]
     duplicate: bool
+    hlc: int | None = None  # the stored stamp of the batch's last message
 
 
 def physical_ms() -> int:
@@ -195,6 +196,8 @@ class Node:
                 unreachable=self._unreachable,
                 tls=self._peer_tls,
                 refused=lambda reason: self.metrics.rejected.labels(reason).inc(),
+                stamp=self._stamp,
+                observe=lambda hlc: self._observe_clock(hlc, "peer"),
             )
             await self.transport.start()
             self.sender = self.transport.send
@@ -285,10 +288,35 @@ class Node:
                 await asyncio.wait_for(self._leader_changed.wait(), remaining)
         return self._leader
 
+    def _stamp(self) -> int:
+        """A fresh clock value to send; the persisted bound stays above what leaves the node."""
+        now = physical_ms()
+        if self.clock.needs_persist(now):
+            self._persist_clock_bound()
+        return self.clock.now(now)
+
+    def _observe_clock(self, hlc: int, source: Source) -> None:
+        """Merge a received hybrid timestamp. A client's, too far ahead, is refused."""
+        try:
+            self.clock.observe(hlc, physical_ms(), source=source)
+        except ClockOffsetError as e:
+            raise RequestError("clock-offset", str(e), definite=True) from None
+        except ValueError as e:
+            raise RequestError("bad-request", str(e), definite=True) from None
+
     async def publish(
-        self, topic: str, messages: Sequence[NewMessage], *, acks: str = "quorum"
+        self,
+        topic: str,
+        messages: Sequence[NewMessage],
+        *,
+        acks: str = "quorum",
+        observed_hlc: int | None = None,
     ) -> PublishResult:
+        """Append a batch once committed. `observed_hlc`, the largest stamp the client has
+        seen, is merged first, so the batch is stamped above it."""
         request = self._new_request()
+        if observed_hlc is not None:
+            self._observe_clock(observed_hlc, "client")
         now = physical_ms()
         if self.clock.needs_persist(now):
             self._persist_clock_bound()
@@ -303,7 +331,7 @@ class Node:
             raise self._rejection(effect)
         if acks == "all":
             await self._replicated_everywhere(index)
-        return PublishResult(effect.offsets, effect.duplicate)
+        return PublishResult(effect.offsets, effect.duplicate, effect.hlc)
 
     def _ack_before_commit(self, request: int, batch: PublishBatch) -> PublishResult:
         """The deliberate bug: reply with guessed offsets as soon as the entry is proposed."""

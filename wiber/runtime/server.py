@@ -369,7 +369,7 @@ class FramedSession:
                 return m.HelloOk(version, node.id)
             case m.Ping():
                 return m.Pong()
-            case m.Publish(topic, messages, acks):
+            case m.Publish(topic, messages, acks, hlc):
                 result = await node.publish(
                     topic,
                     [
@@ -377,8 +377,9 @@ class FramedSession:
                         for x in messages
                     ],
                     acks=acks,
+                    observed_hlc=hlc,
                 )
-                return m.PublishOk(list(result.offsets))
+                return m.PublishOk(list(result.offsets), result.hlc)
             case m.Fetch():
                 return await self.fetch(request)
             case m.Subscribe():

@@ -81,7 +81,13 @@ class PeerTransport:
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         tls: PeerTls | None = None,
         refused: Callable[[str], None] = lambda reason: None,
+        stamp: Callable[[], int] | None = None,
+        observe: Callable[[int], None] = lambda hlc: None,
     ) -> None:
+        """`stamp` gives the hybrid clock value sent with each batch of Raft messages and
+        `observe` merges the one a peer sent, before its message is delivered: a receive is
+        then stamped above its send, so node traces merge in causal order and a new leader's
+        stamps follow what it learnt from the old one."""
         self.node_id = node_id
         self.listen = listen
         self.deliver = deliver
@@ -94,6 +100,8 @@ class PeerTransport:
         self._server: asyncio.Server | TlsListener | None = None
         self._tls = tls
         self._on_refused = refused
+        self._stamp = stamp
+        self._observe = observe
         self._prober: asyncio.Task[None] | None = None
         self._inbound: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
@@ -149,12 +157,14 @@ class PeerTransport:
         outbox.task = asyncio.create_task(self._dial(peer, outbox), name=f"dial-{peer}")
 
     def send(self, messages: Sequence[Message]) -> None:
+        # One send event for the batch: its messages leave together.
+        hlc = self._stamp() if self._stamp is not None and messages else None
         for msg in messages:
             outbox = self._outboxes.get(msg.dst)
             if outbox is None:
                 self.stats.dropped_unknown_peer += 1
                 continue
-            self._queue(outbox, encode_message(msg))
+            self._queue(outbox, encode_message(msg, hlc))
 
     def is_connected(self, peer: str) -> bool:
         outbox = self._outboxes.get(peer)
@@ -277,9 +287,12 @@ class PeerTransport:
         if isinstance(decoded, ClockProbe):
             self._clock(peer, decoded)
             return peer
-        if peer is None or decoded.src != peer or decoded.dst != self.node_id:
+        message = decoded.message
+        if peer is None or message.src != peer or message.dst != self.node_id:
             self.stats.dropped_malformed += 1
             return peer
         self.stats.received += 1
-        self.deliver(decoded)
+        if decoded.hlc is not None:
+            self._observe(decoded.hlc)
+        self.deliver(message)
         return peer
