@@ -74,11 +74,13 @@ def test_a_retry_of_a_remembered_batch_returns_the_original_offsets() -> None:
     node.apply(batch("other", [b"x"]))
     node.apply(batch("t", [b"a", b"b"], producer="p", seq=0))
     node.apply(batch("t", [b"c"], producer="p", seq=2))
+    stamps = [m.hlc for m in node.read("t").messages]
     again = node.apply(batch("t", [b"a", b"b"], producer="p", seq=0, origin=ORIGIN))
-    assert again == [Published(ORIGIN, "t", (0, 1), duplicate=True)]
+    # the stamp of the original's last message comes back too
+    assert again == [Published(ORIGIN, "t", (0, 1), duplicate=True, hlc=stamps[1])]
     # a retry cut differently (seq 1..2 spans two batches) still finds its offsets
     assert node.apply(batch("t", [b"b", b"c"], producer="p", seq=1, origin=ORIGIN)) == [
-        Published(ORIGIN, "t", (1, 2), duplicate=True)
+        Published(ORIGIN, "t", (1, 2), duplicate=True, hlc=stamps[2])
     ]
     assert node.state.end_offset("t") == 3
 
@@ -288,7 +290,7 @@ def test_duplicate_sequence_below_the_window_is_not_definite() -> None:
     )
     # the oldest batch still remembered answers with its offset
     assert node.apply(batch("t", [b"m"], producer="p", seq=1, origin=ORIGIN)) == [
-        Published(ORIGIN, "t", (1,), duplicate=True)
+        Published(ORIGIN, "t", (1,), duplicate=True, hlc=node.read("t").messages[1].hlc)
     ]
     assert node.state.end_offset("t") == DEDUP_WINDOW + 1
 

@@ -44,7 +44,7 @@ def test_restore_keeps_indexes_offsets_dedup_and_applied_index() -> None:
     assert [m.payload for m in node.read("a").messages] == [b"3"]
     # the dedup window survived: a retry gets its original offsets
     assert node.apply(batch("a", [b"3"], producer="p", seq=2))[-1] == Published(
-        None, "a", (2,), duplicate=True
+        None, "a", (2,), duplicate=True, hlc=node.read("a").messages[0].hlc
     )
     # and so did the HLC floor: a late stamp still gets a larger HLC
     node.apply(batch("a", [b"4"], hlc=0))

@@ -34,7 +34,8 @@ class Code:
 class Published:
     """The batch's messages sit at `offsets` (the original ones when `duplicate`).
 
-    `hlc` is the stored timestamp of the batch's last message (None for a duplicate): a
+    `hlc` is the stored timestamp of the batch's last message (None when a duplicate's
+    original is gone to retention): a
     causal client carries the largest one it has seen into its next publish, so its effects
     are stamped above their causes whichever leader stamps them.
     """

@@ -72,6 +72,13 @@ class TopicIndex:
         invariant(self.start_offset <= offset < self.end_offset, f"offset {offset} not indexed")
         return bisect_right(self._first_offsets, offset) - 1
 
+    def hlc_of(self, offset: int) -> int | None:
+        """The stamp of the message at `offset`, or None once retention dropped it."""
+        if not self.start_offset <= offset < self.end_offset:
+            return None
+        row = self.row(self.row_of(offset))
+        return row.first_hlc + (offset - row.first_offset)
+
     def offset_at_hlc(self, hlc: int) -> int:
         """The first readable offset whose HLC is >= `hlc` (the end offset when none is)."""
         i = bisect_right(self._first_hlcs, hlc) - 1

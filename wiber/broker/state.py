@@ -111,7 +111,9 @@ class BrokerState:
             window = topic.producers.get(producer_id) if topic is not None else None
             verdict = producers.check(window, seq, count)
             if isinstance(verdict, producers.Duplicate):
-                return [Published(cmd.origin, cmd.topic, verdict.offsets, duplicate=True)]
+                assert topic is not None  # a window exists only in a topic
+                stamp = topic.index.hlc_of(verdict.offsets[-1])
+                return [Published(cmd.origin, cmd.topic, verdict.offsets, True, stamp)]
             if verdict is not None:
                 return [Rejected(cmd.origin, verdict.code, verdict.message, verdict.definite)]
         first_hlc = topic.index.next_hlc(cmd.hlc) if topic is not None else cmd.hlc
