@@ -49,13 +49,22 @@ skews = st.one_of(
     st.tuples(st.integers(m.MIN_INT, m.MAX_INT), counts),
     st.tuples(st.integers(-(10**7), 10**7), st.integers(0, 10**6)),
 )
+HEX = "0123456789abcdef"
+# Valid W3C traceparents; all-zero ids are invalid, and drawing one is vanishingly rare but
+# would fail construction, so they are nudged to 1.
+traceparents = st.builds(
+    lambda trace, span, flags: f"00-{trace or 1:032x}-{span or 1:016x}-{flags:02x}",
+    st.integers(0, 2**128 - 1),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 255),
+)
 publish_messages = st.one_of(
     st.builds(m.PublishMessage, st.binary(max_size=64)),
     st.builds(m.PublishMessage, st.binary(max_size=64), ids, counts, _optional(counts), deps),
     st.builds(m.PublishMessage, st.binary(max_size=64), deps=deps),
 )
 stored_messages = st.builds(
-    lambda *fields, skew: m.StoredMessage(*fields, *skew),
+    lambda *fields, skew, traceparent: m.StoredMessage(*fields, *skew, traceparent),
     topics,
     counts,
     counts,
@@ -66,6 +75,7 @@ stored_messages = st.builds(
     _optional(ids),
     deps,
     skew=skews,
+    traceparent=_optional(traceparents),
 )
 members = st.builds(m.Member, ids, ids)
 fetches = st.builds(
@@ -93,6 +103,7 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
         st.lists(publish_messages, min_size=1, max_size=3),
         st.sampled_from(["quorum", "all"]),
         _optional(counts),
+        _optional(traceparents),
     ),
     m.Fetch: fetches,
     m.Subscribe: subscribes,

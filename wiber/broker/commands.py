@@ -3,7 +3,7 @@
 Encoding (msgpack, version 2): every command is an array whose first two items are the format
 version and a kind tag, then the fields in declaration order.
 
-    PublishBatch  [2, 1, topic, hlc, origin, [message, ...], skew]
+    PublishBatch  [2, 1, topic, hlc, origin, [message, ...], skew(, traceparent)]
     message       [payload, producer_id, seq, create_time_ms, [[dep_topic, dep_offset], ...]]
     skew          [offset_us, error_us] | nil
     CommitOffset  [2, 2, group, topic, offset, expect, origin]
@@ -16,6 +16,13 @@ version and a kind tag, then the fields in declaration order.
 Kinds 4-6 (users and ACLs, see `wiber.broker.access`) were added within version 2: no entry of
 an older kind changed shape, so every existing log still decodes the same; a build that
 predates them refuses them as an unknown kind rather than misreading them.
+
+`traceparent` (the W3C trace context the batch was published under, see
+`wiber.codec.messages.is_traceparent`) was added the same way: it is written only when the
+batch has one, so untraced batches are the bytes they always were and every existing entry
+decodes as before. A build that predates it refuses a traced batch as an unknown shape
+(`Rejected`, on every such node alike): clients should send trace contexts only once every
+node runs a build that stores them (see docs/operations.md, Tracing).
 
 Version 1 (before causal deps and skew metadata) is still decoded, so logs written by older
 builds stay readable: its PublishBatch lacks `skew` and its messages lack deps
@@ -32,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgpack
+
+from wiber.codec.messages import is_traceparent
 
 FORMAT_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
@@ -89,6 +98,9 @@ class PublishBatch:
     `skew_us` is the proposing leader's clock metadata when it stamped `hlc`: its estimated
     offset from the cluster and that estimate's error bound, in microseconds (None: unknown).
     Reads return it with every message of the batch, so a timestamp can be judged later.
+
+    `traceparent` is the trace context the batch was published under (None: untraced); reads
+    return it with every message, so a delivery continues the publisher's trace.
     """
 
     topic: str
@@ -96,6 +108,7 @@ class PublishBatch:
     hlc: int
     origin: Origin | None = None
     skew_us: tuple[int, int] | None = None
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +171,8 @@ def encode_command(cmd: Command) -> bytes:
         msgs = [[m.payload, m.producer_id, m.seq, m.create_time_ms, m.deps] for m in cmd.messages]
         skew = None if cmd.skew_us is None else list(cmd.skew_us)
         body: list[Any] = [_PUBLISH, cmd.topic, cmd.hlc, _origin_out(cmd.origin), msgs, skew]
+        if cmd.traceparent is not None:
+            body.append(cmd.traceparent)
     elif isinstance(cmd, CommitOffset):
         body = [_COMMIT, cmd.group, cmd.topic, cmd.offset, cmd.expect, _origin_out(cmd.origin)]
     elif isinstance(cmd, CreateTopic):
@@ -205,6 +220,7 @@ class RawBatch:
     origin: Origin | None
     rows: list[list[Any]]
     skew_us: tuple[int, int] | None = None
+    traceparent: str | None = None
 
 
 def decode_command(data: bytes) -> Command:
@@ -214,7 +230,7 @@ def decode_command(data: bytes) -> Command:
             NewMessage(payload, producer_id, seq, create_time_ms, deps_of(deps))
             for payload, producer_id, seq, create_time_ms, deps in cmd.rows
         )
-        return PublishBatch(cmd.topic, messages, cmd.hlc, cmd.origin, cmd.skew_us)
+        return PublishBatch(cmd.topic, messages, cmd.hlc, cmd.origin, cmd.skew_us, cmd.traceparent)
     return cmd
 
 
@@ -231,7 +247,7 @@ def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic | AccessC
         raise CommandError(f"unsupported command format version {version!r}")
     if kind == _PUBLISH and version == 1 and len(fields) == 4:
         return _decode_publish_v1(fields)
-    if kind == _PUBLISH and version == 2 and len(fields) == 5:
+    if kind == _PUBLISH and version == 2 and len(fields) in (5, 6):
         return _decode_publish(fields)
     if kind == _COMMIT and len(fields) == 5:
         group, topic, offset, expect, origin = fields
@@ -269,7 +285,12 @@ def decode_entry(data: bytes) -> RawBatch | CommitOffset | CreateTopic | AccessC
 
 
 def _decode_publish(fields: list[Any]) -> RawBatch:
-    topic, hlc, origin, rows, skew = fields
+    topic, hlc, origin, rows, skew, *rest = fields
+    traceparent = rest[0] if rest else None
+    if traceparent is not None and not is_traceparent(traceparent):
+        raise CommandError(
+            f"traceparent must be a W3C version-00 trace context: {traceparent!r:.80}"
+        )
     if not isinstance(rows, list):
         raise CommandError("publish messages must be an array")
     for row in rows:
@@ -291,7 +312,22 @@ def _decode_publish(fields: list[Any]) -> RawBatch:
     ):
         raise CommandError(f"skew must be [offset_us, error_us] or nil: {skew!r:.80}")
     skew_us = None if skew is None else (skew[0], skew[1])
-    return RawBatch(_str(topic, "topic"), _int(hlc, "hlc"), _origin_in(origin), rows, skew_us)
+    return RawBatch(
+        _str(topic, "topic"), _int(hlc, "hlc"), _origin_in(origin), rows, skew_us, traceparent
+    )
+
+
+def traceparent_of(data: bytes) -> str | None:
+    """The trace context of an encoded publish batch; None for anything else or garbage.
+
+    For tracing a follower's appends: it decodes the whole entry, so call it only when
+    tracing is on.
+    """
+    try:
+        cmd = decode_entry(data)
+    except CommandError:
+        return None
+    return cmd.traceparent if isinstance(cmd, RawBatch) else None
 
 
 def _decode_publish_v1(fields: list[Any]) -> RawBatch:

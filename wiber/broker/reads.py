@@ -40,6 +40,7 @@ class BrokerMessage(NamedTuple):
     deps: tuple[Dep, ...] = ()
     skew_offset_us: int | None = None
     skew_error_us: int | None = None
+    traceparent: str | None = None  # the trace context of the message's batch
 
     @property
     def id(self) -> str:
@@ -115,6 +116,7 @@ def read_page(
                     deps_of(deps),
                     skew_offset,
                     skew_error,
+                    batch.traceparent,
                 )
             )
             size += len(payload)

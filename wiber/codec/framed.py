@@ -10,7 +10,9 @@ carries frames both ways:
 field names to values; records inside lists (`PublishMessage`, `StoredMessage`, `Member`) are
 msgpack arrays in field order, since they repeat per message and their keys would cost more
 than a small payload. Receivers ignore map keys they do not know, and fields with defaults may
-be left out, so adding an optional field needs no new protocol version.
+be left out, so adding an optional field needs no new protocol version. Fields added that way
+later (`Publish.traceparent`) are left out when unset (`_OMITTED_WHEN_NONE`), so a message
+that does not use them is the same bytes it was before they existed.
 
 A client picks a fresh `request_id` (1..2**32-1) for every request and may send many before
 any answer (pipelining); each response carries the id of its request and responses may come in
@@ -176,7 +178,7 @@ def _items(raw: object, widths: tuple[int, ...], what: str) -> list[list[Any]]:
 # Records grew fields for causal order; the short forms are what older peers send and what is
 # sent when the new fields are empty, so old and new builds keep understanding each other.
 _PUBLISH_WIDTHS: Final = (4, 5)  # payload, producer_id, seq, create_time_ms[, deps]
-_STORED_WIDTHS: Final = (8, 11)  # ..., node[, deps, skew_offset_us, skew_error_us]
+_STORED_WIDTHS: Final = (8, 11, 12)  # ..., node[, deps, skew_offset_us, skew_error_us[, tp]]
 
 
 def _deps_in(raw: object) -> tuple[m.Dep, ...]:
@@ -206,22 +208,23 @@ def _encode_publish_messages(messages: list[m.PublishMessage]) -> list[list[Any]
 def _decode_stored_messages(raw: object) -> list[m.StoredMessage]:
     out = []
     for item in _items(raw, _STORED_WIDTHS, "messages"):
-        if len(item) == 11:
+        if len(item) > 8:
             item[8] = _deps_in(item[8])
         out.append(m.StoredMessage(*item))
     return out
 
 
 def _encode_stored_messages(messages: list[m.StoredMessage]) -> list[list[Any]]:
-    return [
-        [x.topic, x.offset, x.hlc, x.producer_id, x.seq, x.create_time_ms, x.payload, x.node]
-        if not x.deps and x.skew_offset_us is None
-        else [
-            *(x.topic, x.offset, x.hlc, x.producer_id, x.seq, x.create_time_ms, x.payload),
-            *(x.node, x.deps, x.skew_offset_us, x.skew_error_us),
-        ]
-        for x in messages
-    ]
+    return [_stored_row(x) for x in messages]
+
+
+def _stored_row(x: m.StoredMessage) -> list[Any]:
+    row = [x.topic, x.offset, x.hlc, x.producer_id, x.seq, x.create_time_ms, x.payload, x.node]
+    if x.traceparent is not None:
+        row += (x.deps, x.skew_offset_us, x.skew_error_us, x.traceparent)
+    elif x.deps or x.skew_offset_us is not None:
+        row += (x.deps, x.skew_offset_us, x.skew_error_us)
+    return row
 
 
 def _decode_members(raw: object) -> list[m.Member]:
@@ -267,12 +270,18 @@ _CONVERTERS: Final[dict[tuple[type[m.Message], str], tuple[Convert, Convert]]] =
 }
 
 
+# Optional fields added after version 1 shipped: left out of the payload when None, so that
+# peers (and byte-for-byte tests) see no difference until the field is used.
+_OMITTED_WHEN_NONE: Final = frozenset({(m.Publish, "traceparent")})
+
+
 @dataclass(frozen=True, slots=True)
 class _Field:
     name: str
     required: bool
     decode: Convert | None
     encode: Convert | None
+    omit_none: bool = False
 
 
 def _schema(cls: type[m.Message]) -> tuple[_Field, ...]:
@@ -280,7 +289,8 @@ def _schema(cls: type[m.Message]) -> tuple[_Field, ...]:
     for f in fields(cls):
         decode, encode = _CONVERTERS.get((cls, f.name), (None, None))
         required = f.default is MISSING and f.default_factory is MISSING
-        out.append(_Field(f.name, required, decode, encode))
+        omit = (cls, f.name) in _OMITTED_WHEN_NONE
+        out.append(_Field(f.name, required, decode, encode, omit))
     return tuple(out)
 
 
@@ -296,6 +306,8 @@ def _to_payload(message: m.Message) -> dict[str, Any]:
     payload = {}
     for f in _SCHEMAS[type(message)]:
         value = getattr(message, f.name)
+        if value is None and f.omit_none:
+            continue
         payload[f.name] = f.encode(value) if f.encode else value
     return payload
 

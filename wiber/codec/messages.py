@@ -11,11 +11,17 @@ physical milliseconds << 16 | logical counter (DESIGN.md 4.8). The exception is 
 
 Causal dependencies (`deps`) are a tuple of (topic, offset) pairs naming messages this one
 depends on; at most `MAX_DEPS`, topics by the topic rule, offsets non-negative (`deps_error`).
+
+A trace context (`traceparent`) is W3C Trace Context's header value, version 00 only:
+`00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>`, lowercase, ids not all zero
+(`is_traceparent`). A publish may carry one; the batch stores it and deliveries return it, so
+a subscriber continues the publisher's trace.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -36,6 +42,8 @@ MIN_INT: Final = -(2**63)
 MAX_DEPS: Final = 64  # causal dependencies of one message
 DEFAULT_FETCH_COUNT: Final = 1000
 DEFAULT_FETCH_BYTES: Final = 1 << 20
+TRACEPARENT_CHARS: Final = 55
+_TRACEPARENT: Final = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 
 Acks = Literal["quorum", "all"]
 
@@ -135,6 +143,23 @@ def _check_deps(deps: object) -> None:
     error = deps_error(deps)
     if error is not None:
         raise CodecError(error)
+
+
+def is_traceparent(value: object) -> bool:
+    """Whether `value` is a version-00 W3C traceparent (the one rule for codec and broker)."""
+    return (
+        type(value) is str
+        and len(value) == TRACEPARENT_CHARS
+        and _TRACEPARENT.fullmatch(value) is not None
+    )
+
+
+def _check_traceparent(value: object) -> None:
+    if value is not None and not is_traceparent(value):
+        raise CodecError(
+            "traceparent must be W3C's 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, "
+            f"lowercase, ids not all zero: {value!r:.80}"
+        )
 
 
 def _check_skew(offset_us: int | None, error_us: int | None) -> None:
@@ -241,6 +266,7 @@ class StoredMessage:
     deps: tuple[Dep, ...] = ()
     skew_offset_us: int | None = None
     skew_error_us: int | None = None
+    traceparent: str | None = None  # the trace context its batch was published under
 
     def __post_init__(self) -> None:
         # why: one of these per delivered message; the common valid case takes one expression.
@@ -262,6 +288,7 @@ class StoredMessage:
                     and _is_count(self.skew_error_us)
                 )
             )
+            and (self.traceparent is None or is_traceparent(self.traceparent))
         ):
             return
         validate_topic(self.topic)
@@ -277,6 +304,7 @@ class StoredMessage:
             validate_id("node", self.node)
         _check_deps(self.deps)
         _check_skew(self.skew_offset_us, self.skew_error_us)
+        _check_traceparent(self.traceparent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,17 +336,22 @@ class Publish:
     and of its own acknowledged publishes). The leader merges it into its clock before
     stamping, so the batch is stamped above it; one further ahead of the leader's clock than
     its tolerated offset is refused with `clock-offset`.
+
+    `traceparent`: the publisher's trace context (see the module docstring); left off the
+    wire when None, so an untraced publish is the same bytes as before the field existed.
     """
 
     topic: str
     messages: list[PublishMessage]
     acks: Acks = "quorum"
     hlc: int | None = None
+    traceparent: str | None = None
 
     def __post_init__(self) -> None:
         validate_topic(self.topic)
         if self.hlc is not None:
             check_count("hlc", self.hlc)
+        _check_traceparent(self.traceparent)
         _check_batch("messages", self.messages, allow_empty=False)
         for message in self.messages:
             if not isinstance(message, PublishMessage):
