@@ -64,7 +64,7 @@ publish_messages = st.one_of(
     st.builds(m.PublishMessage, st.binary(max_size=64), deps=deps),
 )
 stored_messages = st.builds(
-    lambda *fields, skew, traceparent: m.StoredMessage(*fields, *skew, traceparent),
+    lambda *fields, skew, traceparent: m.StoredMessage(*fields, *skew, traceparent=traceparent),
     topics,
     counts,
     counts,
