@@ -8,6 +8,7 @@ cannot either.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -64,7 +65,9 @@ publish_messages = st.one_of(
     st.builds(m.PublishMessage, st.binary(max_size=64), deps=deps),
 )
 stored_messages = st.builds(
-    lambda *fields, skew, traceparent: m.StoredMessage(*fields, *skew, traceparent=traceparent),
+    lambda *fields, skew, traceparent: dataclasses.replace(
+        m.StoredMessage(*fields, *skew), traceparent=traceparent
+    ),
     topics,
     counts,
     counts,
