@@ -75,6 +75,15 @@ ConfigOf(l) == IF ConfigIndexes(l) = {} THEN InitVoters
                ELSE l[CHOOSE k \in ConfigIndexes(l) :
                           \A k2 \in ConfigIndexes(l) : k2 <= k].voters
 Config(i) == ConfigOf(log[i])
+LastConfigIndex(l) == IF ConfigIndexes(l) = {} THEN 0
+                      ELSE CHOOSE k \in ConfigIndexes(l) : \A k2 \in ConfigIndexes(l) : k2 <= k
+
+\* A voter campaigns; so does a voter whose own removal is still uncommitted (the core's
+\* _promotable): it may hold the only copy of that change, without which the remaining
+\* voters cannot elect anyone. It counts votes in its latest configuration, which overlaps
+\* every other candidate's.
+RemovedPending(i, k) == k > commit[i] /\ i \in ConfigOf(SubSeq(log[i], 1, k - 1))
+Promotable(i) == i \in Config(i) \/ RemovedPending(i, LastConfigIndex(log[i]))
 
 IsQuorum(q, voters) == 2 * Cardinality(q \cap voters) > Cardinality(voters)
 
@@ -139,7 +148,7 @@ Campaign(i, t) ==
 \* The election timer fires on a voter that is not leader.
 Timeout(i) ==
     /\ role[i] # "leader"
-    /\ i \in Config(i)
+    /\ Promotable(i)
     /\ IF PreVote
        THEN /\ role' = [role EXCEPT ![i] = "pre-candidate"]
             /\ votes' = [votes EXCEPT ![i] = {i}]
@@ -448,7 +457,7 @@ HandleTimeoutNow(i, m, keep) ==
     /\ m.type = "timeout-now"
     /\ m.term >= term[i]
     /\ RoleSeen(i, m) = "follower"
-    /\ i \in Config(i)
+    /\ Promotable(i)
     /\ Campaign(i, m.term)
     /\ messages' = Consumed(m, keep) \cup
                    {[r EXCEPT !.context = 1] : r \in VoteRequests(i, "vote", m.term + 1)}
@@ -509,6 +518,8 @@ ServeRead(i) ==
 (* Membership: one server at a time; a change takes effect when appended; at most  *)
 (* one uncommitted change; a leader commits an entry of its term before any change. *)
 
+\* The leader keeps progress only for members (membership.py): an added server starts from
+\* nothing known, at the change's own index, even if it was a member before.
 ProposeConfig(i, voters) ==
     /\ Membership
     /\ role[i] = "leader"
@@ -517,8 +528,14 @@ ProposeConfig(i, voters) ==
     /\ Cardinality((voters \ Config(i)) \cup (Config(i) \ voters)) = 1
     /\ voters # {}
     /\ log' = [log EXCEPT ![i] = Append(log[i], Entry(term[i], "config", Nil, voters))]
-    /\ UNCHANGED <<messages, term, vote, commit, snapshotIndex, role, votes, leaderVars,
-                   client, restarts, readVars>>
+    /\ matchIndex' = [matchIndex EXCEPT ![i] =
+                         [j \in Server |-> IF j \in voters \ Config(i) THEN 0
+                                          ELSE matchIndex[i][j]]]
+    /\ nextIndex' = [nextIndex EXCEPT ![i] =
+                         [j \in Server |-> IF j \in voters \ Config(i) THEN LastIndex(i) + 1
+                                          ELSE nextIndex[i][j]]]
+    /\ UNCHANGED <<messages, term, vote, commit, snapshotIndex, role, votes, client, restarts,
+                   readVars>>
 
 -----------------------------------------------------------------------------
 (* The next-state relation *)
@@ -629,9 +646,12 @@ CommittedLogAppendOnly ==
 MonotonicCommitIndex ==
     [][\A i \in Server : commit'[i] < commit[i] => restarts' = restarts + 1]_vars
 
+\* A server the leader has just added back starts from nothing known.
+Added(i, j) == j \notin Config(i) /\ j \in ConfigOf(log'[i])
+
 MonotonicMatchIndex ==
     [][\A i \in Server : StaysLeader(i) =>
-          \A j \in Server : matchIndex'[i][j] >= matchIndex[i][j]]_vars
+          \A j \in Server : matchIndex'[i][j] >= matchIndex[i][j] \/ Added(i, j)]_vars
 
 -----------------------------------------------------------------------------
 (* Model-checking bounds, used only by the .cfg files *)

@@ -38,21 +38,31 @@ traceVars == <<vars, l, nv>>
 \* Values are strings: TLC cannot test a string for membership in an integer interval.
 TraceValue == {ValueSeq[k] : k \in 1..Len(ValueSeq)}
 
+SetOf(seq) == {seq[k] : k \in DOMAIN seq}
+
 Line == Trace[l]
 Node == Trace[l].node
 Seen == Trace[l].state
 
+\* The configuration in force is a function of the log (in force when appended, gone when
+\* truncated), so a node's `voters` says which config entries its log holds.
 StateOK(n, s, tm, rl, vt, lg, cm) ==
     /\ tm[n] = s.term
     /\ rl[n] = s.role
     /\ vt[n] = s.vote
     /\ Len(lg[n]) = s.last_index
     /\ cm[n] = s.commit
+    /\ "voters" \in DOMAIN s => ConfigOf(lg[n]) = SetOf(s.voters)
 
 Before(n, s) == StateOK(n, s, term, role, vote, log, commit)
 After(n, s) == StateOK(n, s, term', role', vote', log', commit')
 
-\* Every scalar field the core logs; entries are logged as their count.
+\* The indexes of the config entries an append carries.
+ConfigsIn(m) == {m.index + k : k \in {k2 \in 1..Len(m.entries) : m.entries[k2].kind = "config"}}
+TracedConfigs(t) == IF "config_indexes" \in DOMAIN t THEN SetOf(t.config_indexes) ELSE {}
+
+\* Every scalar field the core logs; entries are logged as their count, and (in a trace that
+\* records configurations) the indexes of the config entries among them.
 MsgOK(m, t) ==
     /\ m.type = t.type /\ m.src = t.src /\ m.dst = t.dst /\ m.term = t.term
     /\ m.index = t.index /\ m.log_term = t.log_term /\ Len(m.entries) = t.entries
@@ -60,6 +70,7 @@ MsgOK(m, t) ==
     /\ m.reject_hint = t.reject_hint /\ m.hint_term = t.hint_term
     /\ "snapshot_index" \in DOMAIN t =>
            m.snapshot.index = t.snapshot_index /\ m.snapshot.term = t.snapshot_term
+    /\ TraceMembership /\ t.type = "append" => ConfigsIn(m) = TracedConfigs(t)
 
 \* Message types the core has and Raft.tla does not model (the forwarded ReadIndex).
 Unmodelled == {"read-index", "read-index-resp"}
@@ -214,14 +225,17 @@ TraceStep ==
     /\ l' = l + 1
     /\ UNCHANGED nv
 
-\* Silent steps: a leader's proposals and commits, taken only as far as the next line of
-\* that leader shows them.
+\* Silent steps: a leader's proposals, configuration changes and commits, taken only as far
+\* as the next line of that leader shows them. Where among the proposals a change went is
+\* left open here; the leader's next append that carries it says (MsgOK).
 NeedsEntries == role[Node] = "leader" /\ Line.event # "restart" /\ LastIndex(Node) < Seen.last_index
 NeedsCommit == role[Node] = "leader" /\ Line.event # "restart" /\ commit[Node] < Seen.commit
+NeedsConfig == "voters" \in DOMAIN Seen /\ Config(Node) # SetOf(Seen.voters)
 
 Silent ==
     /\ l <= Len(Trace)
     /\ \/ NeedsEntries /\ nv < Len(ValueSeq) /\ ClientRequest(Node, ValueSeq[nv + 1]) /\ nv' = nv + 1
+       \/ NeedsEntries /\ NeedsConfig /\ ProposeConfig(Node, SetOf(Seen.voters)) /\ UNCHANGED nv
        \/ NeedsCommit /\ AdvanceCommitIndex(Node) /\ UNCHANGED nv
     /\ UNCHANGED l
 
@@ -231,7 +245,8 @@ Stuck ==
     /\ ~ENABLED (TraceStep \/ Silent)
     /\ PrintT(<<"STUCK", l, Node,
                 [term |-> term[Node], role |-> role[Node], vote |-> vote[Node],
-                 last_index |-> LastIndex(Node), commit |-> commit[Node]]>>)
+                 last_index |-> LastIndex(Node), commit |-> commit[Node],
+                 voters |-> Config(Node)]>>)
     /\ FALSE
 
 -----------------------------------------------------------------------------

@@ -64,6 +64,7 @@ MSG_FIELDS = (
     "hint_term",
     "snapshot_index",
     "snapshot_term",
+    "config_indexes",
 )
 STATE_FIELDS = ("term", "role", "vote", "last_index", "commit")
 NO_VOTE = "none"  # Nil in TraceRaft.cfg
@@ -223,6 +224,8 @@ def trace_lines(events: list[Event]) -> list[Event]:
         line: Event = {"event": event["event"], "node": str(event["node"])}
         if "state" in event:
             line["state"] = {k: event["state"][k] for k in STATE_FIELDS}
+            if "voters" in event:
+                line["state"]["voters"] = sorted(event["voters"])
         if "msg" in event:
             line["msg"] = {k: event["msg"][k] for k in MSG_FIELDS if k in event["msg"]}
         if event["event"] == "receive":
@@ -249,8 +252,27 @@ def proposals_bound(lines: list[Event]) -> int:
     return grown + 1
 
 
+def initial_voters(lines: list[Event]) -> list[str] | None:
+    """The configuration the cluster started with: the first one a line shows (a change needs
+    a leader, whose lines before it show the first). None for a trace without configurations."""
+    for line in lines:
+        if "voters" in line.get("state", {}):
+            voters: list[str] = line["state"]["voters"]
+            return voters
+    return None
+
+
+def unmodelled(events: list[Event]) -> str:
+    """Why Raft.tla cannot explain these events at all, or ''."""
+    learner = next((e for e in events if e.get("learners")), None)
+    if learner is not None:
+        return f"learners are not modelled by Raft.tla ({learner['node']}: {learner['learners']})"
+    return ""
+
+
 def write_module(lines: list[Event], directory: Path, pre_vote: bool | None = None) -> Path:
     servers = sorted({line["node"] for line in lines} | _peers(lines))
+    voters = initial_voters(lines)
     if pre_vote is None:
         pre_vote = any(line["event"] == "become-pre-candidate" for line in lines)
     chunks = [lines[i : i + CHUNK] for i in range(0, len(lines), CHUNK)] or [[]]
@@ -259,6 +281,9 @@ def write_module(lines: list[Event], directory: Path, pre_vote: bool | None = No
     values = [f"v{k}" for k in range(1, proposals_bound(lines) + 1)]
     parts.append(f"ValueSeq == {tla(values)}")
     parts.append(f"TracePreVote == {tla(pre_vote)}")
+    # An older trace has no configurations: every server is a voter, and appends carry none.
+    parts.append(f"TraceInitVoters == {{{', '.join(json.dumps(s) for s in voters or servers)}}}")
+    parts.append(f"TraceMembership == {tla(voters is not None)}")
     for n, chunk in enumerate(chunks):
         body = ",\n  ".join(tla(line) for line in chunk)
         parts.append(f"T{n} == <<\n  {body}>>")
@@ -361,6 +386,9 @@ def validate_events(
 ) -> Verdict:
     """Validate events (in one global order) against Raft.tla; never raises on bad traces."""
     lines = trace_lines(events)
+    reason = unmodelled(events)
+    if reason:
+        return Verdict("error", len(lines), detail=reason)
     with tempfile.TemporaryDirectory(prefix="tracevalid-") as scratch:
         work = Path(scratch)
         for name in ("Raft.tla", "TraceRaft.tla", "TraceRaft.cfg"):

@@ -3,13 +3,19 @@
 Off by default (`Tracer.enabled`); when on, each received message, each sent message and each
 role change becomes one dict: the event name, the node, the message's scalar fields and the
 node's state after the step. `RaftCore.events()` hands them out and forgets them.
+
+The configuration in force goes beside the state (`voters`, and `learners` when there are
+any), and an append that carries config entries names their indexes (`config_indexes`): a
+leader proposes a change without an event, so trace validation learns from these which of the
+entries it appended silently was the change, and a node's configuration is checked on every
+line.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wiber.core.types import Message
+from wiber.core.types import EntryKind, Message
 
 if TYPE_CHECKING:
     from wiber.core.state import CoreState
@@ -31,6 +37,9 @@ def message_fields(m: Message) -> Event:
         "reject_hint": m.reject_hint,
         "hint_term": m.hint_term,
     }
+    configs = [e.index for e in m.entries if e.kind is EntryKind.CONFIG]
+    if configs:
+        fields["config_indexes"] = configs
     if m.snapshot is not None:
         fields["snapshot_index"] = m.snapshot.index
         fields["snapshot_term"] = m.snapshot.term
@@ -55,7 +64,10 @@ class Tracer:
                 "last_index": core.log.last_index(),
                 "commit": core.log.committed,
             },
+            "voters": list(core.conf.voters),
         }
+        if core.conf.learners:
+            event["learners"] = list(core.conf.learners)
         if m is not None:
             event["msg"] = message_fields(m)
         self.events.append(event)
