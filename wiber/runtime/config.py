@@ -7,6 +7,7 @@ as one `NodeConfig`. Every problem is reported as a `ConfigError` naming the key
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,16 @@ DEFAULT_CLIENT_PORT = 7070
 DEBUG_FAULTS = frozenset({"ack-before-commit", "stale-reads", "raw-clock-stamps"})
 CLIENT_AUTH = ("none", "cert", "password", "any")
 _TLS_KEYS = frozenset({"ca", "cert", "key", "client_auth", "superusers", "users"})
+TRACING_EXPORTERS = ("otlp", "console", "file", "none")
+_TRACING_KEYS = frozenset({"exporter", "endpoint", "path", "service_name", "sample_ratio"})
+# The module each exporter needs beyond the SDK: checked when the file is read, so a node
+# that could not export says so at startup, not at its first span.
+_EXPORTER_MODULES = {
+    "otlp": (
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "opentelemetry-exporter-otlp",
+    ),
+}
 
 
 class ConfigError(Exception):
@@ -45,6 +56,24 @@ class TlsConfig:
     client_auth: str = "any"
     superusers: tuple[str, ...] = ()
     users: tuple[tuple[str, str], ...] = ()  # (name, SCRAM-SHA-256$... verifier)
+
+
+@dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """The `tracing:` section: spans of publishes, exported with OpenTelemetry.
+
+    `exporter`: `otlp` (OTLP/HTTP to `endpoint`, default the SDK's
+    http://localhost:4318/v1/traces), `console` (stdout), `file` (JSON lines to `path`, which
+    may contain `{id}`; default `<data_dir>/spans.jsonl`) or `none`. New traces (publishes
+    without a client trace context) are sampled with probability `sample_ratio`; a client's
+    trace is sampled as the client decided.
+    """
+
+    exporter: str = "none"
+    endpoint: str | None = None
+    path: Path | None = None
+    service_name: str = "wiber"
+    sample_ratio: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +115,7 @@ class NodeConfig:
     peers: tuple[PeerConfig, ...] = ()
     initial_voters: tuple[str, ...] = ()  # empty: every node of the cluster file votes
     tls: TlsConfig | None = None
+    tracing: TracingConfig | None = None
 
     @property
     def client_address(self) -> str:
@@ -116,6 +146,7 @@ _INT_KEYS = (
 _KNOWN_KEYS = frozenset(
     {
         *("id", "host", "data_dir", "fsync", "trace", "peers", "tls", "nodes", "voters"),
+        "tracing",
         *("debug_fault", *_INT_KEYS),
     }
 )
@@ -188,6 +219,52 @@ def _tls(raw: object, node_id: str, base: Path) -> TlsConfig | None:
     )
 
 
+def _tracing(raw: object, base: Path) -> TracingConfig | None:
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("tracing: expected a mapping with exporter, endpoint, path, ...")
+    unknown = set(raw) - _TRACING_KEYS
+    if unknown:
+        raise ConfigError(f"tracing: unknown key(s): {', '.join(sorted(unknown))}")
+    exporter = raw.get("exporter", "none")
+    if exporter not in TRACING_EXPORTERS:
+        raise ConfigError(f"tracing.exporter: {exporter!r} is not one of {list(TRACING_EXPORTERS)}")
+    ratio = raw.get("sample_ratio", 1.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+        raise ConfigError(f"tracing.sample_ratio: expected a number in 0..1, got {ratio!r}")
+    for key in ("endpoint", "path", "service_name"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key]):
+            raise ConfigError(f"tracing.{key}: expected a non-empty string")
+    if "endpoint" in raw and exporter != "otlp":
+        raise ConfigError("tracing.endpoint: only the otlp exporter has an endpoint")
+    if "path" in raw and exporter != "file":
+        raise ConfigError("tracing.path: only the file exporter writes to a path")
+    if exporter != "none":
+        _need_module("opentelemetry.sdk.trace", "opentelemetry-sdk", exporter)
+    if exporter in _EXPORTER_MODULES:
+        _need_module(*_EXPORTER_MODULES[exporter], exporter)
+    return TracingConfig(
+        exporter,
+        raw.get("endpoint"),
+        base / raw["path"] if "path" in raw else None,
+        raw.get("service_name", "wiber"),
+        float(ratio),
+    )
+
+
+def _need_module(module: str, package: str, exporter: str) -> None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    if not found:
+        raise ConfigError(
+            f"tracing.exporter: {exporter} needs the {package} package, which is not "
+            f"installed (pip install {package})"
+        )
+
+
 def _from_mapping(raw: Mapping[str, Any], node_id: str | None, base: Path = Path()) -> NodeConfig:
     unknown = set(raw) - _KNOWN_KEYS
     if unknown:
@@ -220,6 +297,8 @@ def _from_mapping(raw: Mapping[str, Any], node_id: str | None, base: Path = Path
         values["trace"] = bool(raw["trace"])
     if "tls" in raw:
         values["tls"] = _tls(raw["tls"], values.get("id", "n1"), base)
+    if "tracing" in raw:
+        values["tracing"] = _tracing(raw["tracing"], base)
     peers = raw.get("peers") or []
     if not isinstance(peers, list):
         raise ConfigError("peers: expected a list")

@@ -6,6 +6,11 @@ simulator does. Group commit falls out of that loop: while one fsync runs in a w
 new proposals pile up in the core, and the next Ready appends and syncs them all at once.
 
 A single node is a Raft group of one; there is no separate code path.
+
+Tracing (`wiber.runtime.tracing`, off unless configured): a publish's `raft.propose` and
+`raft.commit` spans on the leader, `raft.append` on followers (a child of the trace context
+stored in the entry, decoded only when tracing is on), and one `log.fsync` span per group
+commit, linked to the spans of the entries it made durable.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from wiber.broker import (
     AccessChanged,
@@ -40,6 +45,7 @@ from wiber.broker import (
     RemoveUser,
     encode_command,
 )
+from wiber.broker.commands import traceparent_of
 from wiber.clocks.hlc import ClockOffsetError, HybridClock, Source
 from wiber.core.errors import ProposalDropped
 from wiber.core.plan import (
@@ -68,10 +74,14 @@ from wiber.runtime.config import NodeConfig
 from wiber.runtime.disk import DiskStorage
 from wiber.runtime.entries import entry_timestamp
 from wiber.runtime.metrics import NodeMetrics
+from wiber.runtime.tracing import Attributes, tracer_for
 from wiber.runtime.transport import PeerTls, PeerTransport
 from wiber.security.policy import ClientSecurity
 from wiber.security.tls import TlsFiles, client_context, server_context
 from wiber.storage import MetaStore
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext
 
 log = logging.getLogger("wiber.node")
 
@@ -145,6 +155,11 @@ class Node:
         self._closed = False
         self.metrics = NodeMetrics()
         self.metrics.attach(self)
+        self.tracer = tracer_for(config.tracing, config.id, config.data_dir)
+        # Tracing only: the raft.commit span of each entry this node proposed, until appended,
+        # and the spans of entries appended but not yet synced (the next log.fsync links them).
+        self._entry_spans: dict[int, SpanContext] = {}
+        self._unsynced_spans: list[SpanContext] = []
         self._trace: TextIO | None = None
         if config.trace:
             self.core.tracer.enabled = True
@@ -220,6 +235,7 @@ class Node:
         self.disk.close()
         if self._trace is not None:
             self._trace.close()
+        self.tracer.shutdown()
 
     def step(self, message: Message) -> None:
         """A message from a peer (the transport calls this)."""
@@ -311,9 +327,12 @@ class Node:
         *,
         acks: str = "quorum",
         observed_hlc: int | None = None,
+        traceparent: str | None = None,
     ) -> PublishResult:
         """Append a batch once committed. `observed_hlc`, the largest stamp the client has
-        seen, is merged first, so the batch is stamped above it."""
+        seen, is merged first, so the batch is stamped above it. `traceparent` is stored with
+        the batch (followers and deliveries continue that trace) and parents this node's
+        spans of the publish."""
         request = self._new_request()
         if observed_hlc is not None:
             self._observe_clock(observed_hlc, "client")
@@ -323,10 +342,14 @@ class Node:
         hlc = self.clock.now(now)
         if self.config.debug_fault == "raw-clock-stamps":
             hlc = now << 16  # the wall clock as it is, logical counter 0
-        batch = PublishBatch(topic, tuple(messages), hlc, Origin(self.id, request), self.skew())
+        origin = Origin(self.id, request)
+        batch = PublishBatch(topic, tuple(messages), hlc, origin, self.skew(), traceparent)
         if self.config.debug_fault == "ack-before-commit":
             return self._ack_before_commit(request, batch)
-        effect, index = await self._propose(request, encode_command(batch))
+        if self.tracer.enabled:
+            effect, index = await self._traced_propose(request, encode_command(batch), traceparent)
+        else:
+            effect, index = await self._propose(request, encode_command(batch))
         if not isinstance(effect, Published):
             raise self._rejection(effect)
         if acks == "all":
@@ -426,13 +449,38 @@ class Node:
         self._next_request += 1
         return self._next_request
 
-    async def _propose(self, request: int, data: bytes) -> tuple[Effect, int]:
+    async def _traced_propose(
+        self, request: int, data: bytes, parent: str | None
+    ) -> tuple[Effect, int]:
+        """`_propose` inside a raft.commit span: from the proposal until it applies here."""
+        attributes: Attributes = {"wiber.node": self.id}
+        with self.tracer.start_span("raft.commit", parent, attributes) as commit:
+            effect, index = await self._propose(request, data, parent, commit.context)
+            commit.set_attribute("raft.index", index)
+            if isinstance(effect, Rejected):
+                commit.fail(effect.code, effect.message)
+            return effect, index
+
+    async def _propose(
+        self,
+        request: int,
+        data: bytes,
+        parent: str | None = None,
+        commit_span: SpanContext | None = None,
+    ) -> tuple[Effect, int]:
         if self._leader is None:
             await self.wait_for_leader(timeout=self.election_timeout_s * 4)
         future: asyncio.Future[Effect] = asyncio.get_running_loop().create_future()
         self._pending[request] = future
         try:
-            index = self.core.propose(data)
+            if commit_span is None:
+                index = self.core.propose(data)
+            else:
+                attributes: Attributes = {"wiber.node": self.id, "raft.term": self.core.term}
+                with self.tracer.start_span("raft.propose", parent, attributes) as span:
+                    index = self.core.propose(data)
+                    span.set_attribute("raft.index", index)
+                self._entry_spans[index] = commit_span
         except ProposalDropped as e:
             del self._pending[request]
             raise self._dropped(e) from None
@@ -551,11 +599,18 @@ class Node:
                     self.broker.truncate_before(snapshot.index + 1)
                 case Append(entries):
                     with self.metrics.append_latency.time():
-                        self.disk.append(entries, [entry_timestamp(e) for e in entries])
+                        if self.tracer.enabled:
+                            with self._append_spans(entries):
+                                self.disk.append(entries, [entry_timestamp(e) for e in entries])
+                        else:
+                            self.disk.append(entries, [entry_timestamp(e) for e in entries])
                 case SaveHardState(hard_state):
                     self.disk.save_hard_state(hard_state)
                 case Sync():
-                    await self._sync()
+                    if self._unsynced_spans:
+                        await self._traced_sync()
+                    else:
+                        await self._sync()
                 case Send(messages):
                     self.sender(messages)
                 case Apply(entries):
@@ -565,6 +620,38 @@ class Node:
                         future = self._reads.get(rs.context)
                         if future is not None and not future.done():
                             future.set_result(rs.index)
+
+    def _append_spans(self, entries: Sequence[Entry]) -> contextlib.ExitStack:
+        """Spans around appending `entries` (already open when returned; closing ends them):
+        raft.append for each traced entry another node proposed, child of its stored trace
+        context. Every traced entry's span is kept for the log.fsync that makes it durable."""
+        stack = contextlib.ExitStack()
+        for entry in entries:
+            own = self._entry_spans.pop(entry.index, None)
+            if own is not None:  # proposed here: its raft.commit span stands for it
+                self._unsynced_spans.append(own)
+                continue
+            if entry.kind is not EntryKind.NORMAL:
+                continue
+            parent = traceparent_of(entry.data)
+            if parent is None:
+                continue
+            attributes: Attributes = {
+                "wiber.node": self.id,
+                "raft.index": entry.index,
+                "raft.term": entry.term,
+            }
+            span = stack.enter_context(self.tracer.start_span("raft.append", parent, attributes))
+            if span.context is not None:
+                self._unsynced_spans.append(span.context)
+        return stack
+
+    async def _traced_sync(self) -> None:
+        """A group commit as one log.fsync span linked to the spans of the entries it syncs."""
+        links, self._unsynced_spans = self._unsynced_spans, []
+        attributes: Attributes = {"wiber.node": self.id, "wiber.entries": len(links)}
+        with self.tracer.start_span("log.fsync", None, attributes, links):
+            await self._sync()
 
     async def _sync(self) -> None:
         policy = self.disk.fsync_policy
@@ -636,6 +723,7 @@ class Node:
             if was_leader:
                 self._fail_pending("leadership lost before the request committed")
                 self._guessed.clear()
+                self._entry_spans.clear()
 
     def _persist_clock_bound(self) -> None:
         bound = self.clock.persist_bound(physical_ms())

@@ -10,12 +10,18 @@ has a principal, from its client certificate or a SCRAM exchange (`Authenticate`
 may send anything but Hello, Ping and Authenticate; every request is checked against the
 replicated ACL rules before it touches the node, so a denied publish is never proposed. The
 line protocol has no authentication: it is answered with an `ERR` and closed.
+
+With tracing on (`wiber.runtime.tracing`), a framed publish runs inside a `wiber.publish`
+span, child of the client's trace context; that span's context is what the batch stores, so
+the node's Raft spans, the followers' appends and every delivery hang below it. A push of
+traced messages is a `wiber.deliver` span, child of the stored context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -29,6 +35,7 @@ from wiber.codec import messages as m
 from wiber.codec.framed import Frame, FrameDecoder, FrameError, encode
 from wiber.runtime.forward import Forwarder
 from wiber.runtime.node import Node, RequestError
+from wiber.runtime.tracing import Attributes
 from wiber.security.listen import TlsListener
 from wiber.security.scram import MECHANISM, AuthError, ScramServer
 
@@ -230,6 +237,7 @@ def stored(msg: BrokerMessage, node: str) -> m.StoredMessage:
         deps=msg.deps,
         skew_offset_us=msg.skew_offset_us,
         skew_error_us=msg.skew_error_us,
+        traceparent=msg.traceparent,
     )
 
 
@@ -283,12 +291,10 @@ class FramedSession:
 
     async def answer(self, frame: Frame) -> None:
         started = time.perf_counter()
-        try:
-            reply = await self.handle(frame.message)
-        except RequestError as e:
-            reply = m.Error(e.code, e.message, definite=e.definite, leader_hint=e.leader)
-        except (ReadError, CodecError, ValueError) as e:
-            reply = m.Error("bad-request", str(e), definite=True)
+        if self.node.tracer.enabled and isinstance(frame.message, m.Publish):
+            reply = await self.traced_publish(frame.request_id, frame.message)
+        else:
+            reply = await self.reply(frame.message)
         metrics = self.node.metrics
         if isinstance(reply, m.Error):
             metrics.rejected.labels(reply.code).inc()
@@ -301,6 +307,34 @@ class FramedSession:
             )
         self.send(Frame(frame.request_id, reply))
         await self.writer.drain()
+
+    async def reply(self, request: m.Message) -> m.Message:
+        """The answer to `request`: its handler's, or the `Error` its failure maps to."""
+        try:
+            return await self.handle(request)
+        except RequestError as e:
+            return m.Error(e.code, e.message, definite=e.definite, leader_hint=e.leader)
+        except (ReadError, CodecError, ValueError) as e:
+            return m.Error("bad-request", str(e), definite=True)
+
+    async def traced_publish(self, request_id: int, request: m.Publish) -> m.Message:
+        """A publish inside its wiber.publish span; the span's context replaces the client's
+        in the stored batch, so what follows on every node hangs below this span."""
+        attributes: Attributes = {
+            "wiber.topic": request.topic,
+            "wiber.count": len(request.messages),
+            "wiber.acks": request.acks,
+            "wiber.node": self.node.id,
+            "wiber.request_id": request_id,
+        }
+        tracer = self.node.tracer
+        with tracer.start_span("wiber.publish", request.traceparent, attributes) as span:
+            if span.traceparent is not None:
+                request = dataclasses.replace(request, traceparent=span.traceparent)
+            reply = await self.reply(request)
+            if isinstance(reply, m.Error):
+                span.fail(reply.code, reply.message)
+            return reply
 
     def authorize(self, request: m.Message) -> m.Error | None:
         """Why this session may not make `request` (an `Error` to answer), or None."""
@@ -369,7 +403,7 @@ class FramedSession:
                 return m.HelloOk(version, node.id)
             case m.Ping():
                 return m.Pong()
-            case m.Publish(topic, messages, acks, hlc):
+            case m.Publish(topic, messages, acks, hlc, traceparent):
                 result = await node.publish(
                     topic,
                     [
@@ -378,6 +412,7 @@ class FramedSession:
                     ],
                     acks=acks,
                     observed_hlc=hlc,
+                    traceparent=traceparent,
                 )
                 return m.PublishOk(list(result.offsets), result.hlc)
             case m.Fetch():
@@ -484,10 +519,36 @@ class FramedSession:
         return m.SubscribeOk(sid, start)
 
     async def _push(self, sid: int, iterator: AsyncIterator[list[BrokerMessage]]) -> None:
+        tracer = self.node.tracer
         async for page in iterator:
             count_out(self.node, page[0].topic, page)
-            self.send(Frame(0, m.Delivery(sid, [stored(x, self.node.id) for x in page])))
-            await self.writer.drain()
+            frame = Frame(0, m.Delivery(sid, [stored(x, self.node.id) for x in page]))
+            if tracer.enabled and any(x.traceparent is not None for x in page):
+                with self._delivery_spans(sid, page):
+                    self.send(frame)
+                    await self.writer.drain()
+            else:
+                self.send(frame)
+                await self.writer.drain()
+
+    def _delivery_spans(self, sid: int, page: list[BrokerMessage]) -> contextlib.ExitStack:
+        """One open wiber.deliver span per trace context in the page (one per batch, mostly),
+        child of that context; closing the stack ends them."""
+        runs: dict[str, list[BrokerMessage]] = {}
+        for msg in page:
+            if msg.traceparent is not None:
+                runs.setdefault(msg.traceparent, []).append(msg)
+        stack = contextlib.ExitStack()
+        for parent, messages in runs.items():
+            attributes: Attributes = {
+                "wiber.topic": messages[0].topic,
+                "wiber.subscription": sid,
+                "wiber.offset": messages[0].offset,
+                "wiber.count": len(messages),
+                "wiber.node": self.node.id,
+            }
+            stack.enter_context(self.node.tracer.start_span("wiber.deliver", parent, attributes))
+        return stack
 
 
 async def refuse_plaintext(
