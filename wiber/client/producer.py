@@ -6,6 +6,12 @@ of an idempotent producer carries (producer id, seq) with consecutive seqs per t
 broker drops a retried batch it already has and answers with the original offsets. After an
 indefinite failure (lost connection, timeout, leader change) the batch is resent as it was;
 a batch refused as out of order waits for the batch before it and is sent again.
+
+Tracing: given an OpenTelemetry `tracer`, each batch is a `wiber.client.publish` span (a
+child of the caller's current span when `send` was called) whose context travels in the
+`Publish` as its `traceparent`. Without one, a batch carries the caller's current span context
+when the OpenTelemetry API is installed and a span is active, else nothing. Messages sent
+under different contexts go in different batches.
 """
 
 from __future__ import annotations
@@ -14,10 +20,47 @@ import asyncio
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from wiber.client.client import Client
 from wiber.client.connection import ClientError
 from wiber.codec import messages as m
+
+_otel: Any = None  # the opentelemetry.trace module, once found
+_otel_looked_for = False
+
+
+def current_span() -> Any:
+    """The caller's active OpenTelemetry span, or None (no span, or no OpenTelemetry API)."""
+    global _otel, _otel_looked_for
+    if not _otel_looked_for:
+        _otel_looked_for = True
+        try:
+            from opentelemetry import trace
+        except ImportError:  # optional: without it, nothing is traced
+            trace = None  # type: ignore[assignment]
+        _otel = trace
+    if _otel is None:
+        return None
+    span = _otel.get_current_span()
+    return span if span.get_span_context().is_valid else None
+
+
+def start_client_span(tracer: Any, name: str, parent: Any, attributes: dict[str, Any]) -> Any:
+    """A span of `tracer` (an OpenTelemetry tracer), child of the span `parent` if any."""
+    from opentelemetry import trace
+
+    context = None if parent is None else trace.set_span_in_context(parent)
+    return tracer.start_span(name, context=context, attributes=attributes)
+
+
+def span_traceparent(span: Any) -> str | None:
+    """An OpenTelemetry span's context as a W3C traceparent (None when invalid)."""
+    c = span.get_span_context()
+    if not c.is_valid:
+        return None
+    return f"00-{c.trace_id:032x}-{c.span_id:016x}-{int(c.trace_flags):02x}"
+
 
 RETRYABLE = frozenset({"not-leader", "unavailable", "timeout", "unknown", "out-of-order-sequence"})
 
@@ -29,11 +72,17 @@ class _Batch:
     messages: list[m.PublishMessage]
     futures: list[asyncio.Future[int]]
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    traceparent: str | None = None
+    span: Any = None  # the batch's OpenTelemetry span, with a tracer
+
+
+# payload, create_time_ms, the caller's OpenTelemetry context (None: untraced), its future
+_Item = tuple[bytes, int | None, Any, asyncio.Future[int]]
 
 
 @dataclass
 class _TopicQueue:
-    waiting: deque[tuple[bytes, int | None, asyncio.Future[int]]] = field(default_factory=deque)
+    waiting: deque[_Item] = field(default_factory=deque)
     inflight: deque[_Batch] = field(default_factory=deque)
     next_seq: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -50,6 +99,7 @@ class Producer:
         max_batch: int | None = None,
         delivery_timeout: float = 60.0,
         acks: str = "quorum",
+        tracer: Any = None,
     ) -> None:
         # A batch of the whole window would make the pipeline stop-and-wait: keep several
         # batches in flight so one is being synced while the next is being sent.
@@ -64,6 +114,7 @@ class Producer:
         self._window = asyncio.Semaphore(max_inflight)
         self._topics: dict[str, _TopicQueue] = {}
         self._batches: set[asyncio.Task[None]] = set()
+        self.tracer = tracer  # an opentelemetry.trace.Tracer, or None
 
     async def send(
         self, topic: str, payload: bytes, create_time_ms: int | None = None
@@ -76,7 +127,7 @@ class Producer:
         if queue is None:
             queue = self._topics[topic] = _TopicQueue()
             queue.task = asyncio.create_task(self._sender(topic, queue))
-        queue.waiting.append((payload, create_time_ms, future))
+        queue.waiting.append((payload, create_time_ms, current_span(), future))
         queue.wake.set()
         return future
 
@@ -99,8 +150,13 @@ class Producer:
             await queue.wake.wait()
             queue.wake.clear()
             while queue.waiting:
-                take = min(len(queue.waiting), self.max_batch)
-                items = [queue.waiting.popleft() for _ in range(take)]
+                # One batch, one trace context: cut where the callers' contexts change.
+                context = queue.waiting[0][2]
+                items: list[_Item] = []
+                while queue.waiting and len(items) < self.max_batch:
+                    if queue.waiting[0][2] is not context:
+                        break
+                    items.append(queue.waiting.popleft())
                 batch = self._batch(topic, queue, items)
                 queue.inflight.append(batch)
                 task = asyncio.create_task(self._deliver(queue, batch))
@@ -112,7 +168,7 @@ class Producer:
         self,
         topic: str,
         queue: _TopicQueue,
-        items: list[tuple[bytes, int | None, asyncio.Future[int]]],
+        items: list[_Item],
     ) -> _Batch:
         first = queue.next_seq if self.producer_id is not None else None
         messages = [
@@ -122,10 +178,18 @@ class Producer:
                 None if first is None else first + i,
                 create_time_ms,
             )
-            for i, (payload, create_time_ms, _) in enumerate(items)
+            for i, (payload, create_time_ms, *_) in enumerate(items)
         ]
         queue.next_seq += len(items)
-        return _Batch(topic, first, messages, [f for *_, f in items])
+        batch = _Batch(topic, first, messages, [f for *_, f in items])
+        context = items[0][2]
+        if self.tracer is not None:
+            attributes = {"wiber.topic": topic, "wiber.count": len(items)}
+            batch.span = start_client_span(self.tracer, "wiber.client.publish", context, attributes)
+            batch.traceparent = span_traceparent(batch.span)
+        elif context is not None:
+            batch.traceparent = span_traceparent(context)
+        return batch
 
     async def _deliver(self, queue: _TopicQueue, batch: _Batch) -> None:
         try:
@@ -141,12 +205,14 @@ class Producer:
         finally:
             batch.done.set()
             queue.inflight.remove(batch)
+            if batch.span is not None:
+                batch.span.end()
 
     async def _publish_with_retries(self, queue: _TopicQueue, batch: _Batch) -> list[int]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.delivery_timeout
         delay = 0.02
-        request = m.Publish(batch.topic, batch.messages, self.acks)
+        request = m.Publish(batch.topic, batch.messages, self.acks, traceparent=batch.traceparent)
         maybe_stored = False
         while True:
             try:
