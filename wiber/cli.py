@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import datetime
 import faulthandler
+import importlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -182,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument(
         "--timeout", type=float, default=10.0, help="seconds to keep retrying each message"
     )
+    pub.add_argument(
+        "--trace",
+        action="store_true",
+        help="trace the publish with OpenTelemetry (needs opentelemetry-sdk) and print the "
+        "trace id; the spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set",
+    )
     _add_bootstrap(pub)
 
     subp = sub.add_parser("sub", help="print history, then live messages")
@@ -327,11 +335,51 @@ def cmd_pub(args: argparse.Namespace) -> int:
 
 
 async def _pub(args: argparse.Namespace, messages: list[str]) -> int:
+    if not args.trace:
+        return await _publish_all(args, messages)
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError:
+        print("wiber pub: --trace needs the opentelemetry-sdk package", file=sys.stderr)
+        return 2
+    provider = TracerProvider()
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        _export_otlp(provider)
+    tracer = provider.get_tracer("wiber.cli")
+    try:
+        with tracer.start_as_current_span("wiber pub", attributes={"wiber.topic": args.topic}):
+            trace_id = trace.get_current_span().get_span_context().trace_id
+            code = await _publish_all(args, messages, tracer)
+    finally:
+        provider.shutdown()
+    if args.json:
+        print(json.dumps({"trace_id": f"{trace_id:032x}"}))
+    else:
+        print(f"trace {trace_id:032x}")
+    return code
+
+
+def _export_otlp(provider: Any) -> None:
+    try:
+        otlp = importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    except ImportError:
+        print(
+            "wiber pub: not exporting: opentelemetry-exporter-otlp is not installed",
+            file=sys.stderr,
+        )
+        return
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider.add_span_processor(BatchSpanProcessor(otlp.OTLPSpanExporter()))
+
+
+async def _publish_all(args: argparse.Namespace, messages: list[str], tracer: Any = None) -> int:
     from wiber.client import Client, ClientError, Producer, bootstrap_from_env
 
     failures = 0
     async with Client(bootstrap_from_env(args.bootstrap), credentials=credentials(args)) as client:
-        producer = Producer(client, delivery_timeout=args.timeout)
+        producer = Producer(client, delivery_timeout=args.timeout, tracer=tracer)
         futures = [await producer.send(args.topic, text.encode()) for text in messages]
         for text, future in zip(messages, futures, strict=True):
             try:
