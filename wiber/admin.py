@@ -67,10 +67,32 @@ async def members(bootstrap: list[str], credentials: Credentials | None = None) 
 
 
 async def change_members(
-    bootstrap: list[str], action: str, node: str, credentials: Credentials | None = None
+    bootstrap: list[str],
+    action: str,
+    node: str,
+    credentials: Credentials | None = None,
+    timeout: float = 30.0,
 ) -> None:
-    async with Client(bootstrap, timeout=30.0, credentials=credentials) as client:
-        await client.request(m.ChangeMembers(action, node), leader=True)  # type: ignore[arg-type]
+    """Add a voter or remove a member; returns once the change applied.
+
+    A definite "no leader" answer (an election is under way, as after removing the leader)
+    is asked again until `timeout`: nothing was proposed. Any other failure is raised as it
+    is, since asking again after an indefinite one could apply the change twice.
+    """
+    async with Client(bootstrap, timeout=timeout, credentials=credentials) as client:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                request = m.ChangeMembers(action, node)  # type: ignore[arg-type]
+                await client.request(request, leader=True)
+                return
+            except ClientError as e:
+                no_leader = e.definite and e.code in ("not-leader", "unavailable")
+                if not no_leader or loop.time() >= deadline:
+                    raise
+                client.forget_leader(e.leader_hint)
+                await asyncio.sleep(0.2)
 
 
 _TRANSFER_RETRYABLE = frozenset({"not-leader", "unavailable", "timeout", "transferring"})

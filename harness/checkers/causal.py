@@ -21,11 +21,15 @@ clock) lets the checker hold the broker to its clocks:
 - `timestamp-regression`: within a topic, the HLC must strictly increase with the offset (so
   its physical part, which time seeks use, never decreases);
 - `inconsistent-timestamps`: one message seen with two HLCs;
-- `timestamp-inversion`: an effect in one topic stamped at or below a cause it directly depends
-  on in another. Only one node's HLC promises this (timestamps do not follow causality across
-  a failover while the old leader's clock ran ahead), so a pair is compared only when the send
-  of each was acknowledged by the same node (`acked_by`) and the cause's HLC is surely its own
-  stamp (`_own_stamps`); `causal-timestamps` counts the pairs compared.
+- `timestamp-inversion`: an effect stamped at or below a cause it depends on in another topic,
+  or at or below the timestamp its producer carried. When every acknowledged send of the
+  history records what its producer carried (`carried_hlc`: the largest stamp it had seen,
+  merged by the leader before stamping), every direct cause is judged, whichever leaders
+  stamped them. Otherwise only one node's HLC promises the order (without carried stamps,
+  timestamps do not follow causality across a failover while the old leader's clock ran
+  ahead), so a pair is compared only when the send of each was acknowledged by the same node
+  (`acked_by`) and the cause's HLC is surely its own stamp (`_own_stamps`).
+  `causal-timestamps` counts the pairs compared.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class _State:
     hlcs: dict[Msg, set[int]] = field(default_factory=lambda: defaultdict(set))
     marks: dict[int, set[str]] = field(default_factory=dict)  # by the delivery call's id()
     acker: dict[Msg, Any] = field(default_factory=dict)  # the node that acknowledged a send
+    carried: dict[Msg, int] = field(default_factory=dict)  # a send's producer-carried HLC
+    sends: int = 0  # acknowledged sends
     marked: int = 0
     cross_topic_pairs: int = 0
 
@@ -92,8 +98,13 @@ def _build(calls: list[Call]) -> _State:
         if c.f in ("send", "deliver"):
             s.preds[m].update(_msg(d) for d in v.get("deps") or ())
         if c.f == "send":
+            s.sends += 1
             if v.get("acked_by") is not None:
                 s.acker[m] = v["acked_by"]
+            if v.get("carried_hlc") is not None:
+                s.carried[m] = int(v["carried_hlc"])
+            if v.get("hlc") is not None:
+                s.hlcs[m].add(int(v["hlc"]))
             if c.process in last_send:
                 s.preds[m].add(last_send[c.process])
             s.preds[m].update(delivered_since.pop(c.process, ()))
@@ -219,6 +230,8 @@ def _timestamps(s: _State) -> int:
                     "timestamp-regression",
                     {"earlier": [*a, stamp[a]], "later": [*b, stamp[b]]},
                 )
+    if s.sends and len(s.carried) == s.sends:
+        return _carried_timestamps(s, stamp)
     checkable = _own_stamps(s, stamp)
     compared = 0
     for m, preds in s.preds.items():
@@ -231,6 +244,27 @@ def _timestamps(s: _State) -> int:
                 s.report(
                     "timestamp-inversion",
                     {"cause": [*p, stamp[p]], "effect": [*m, stamp[m]], "node": node},
+                )
+    return compared
+
+
+def _carried_timestamps(s: _State, stamp: dict[Msg, int]) -> int:
+    """Every producer carried what it had seen: each effect is above that and every cause."""
+    compared = 0
+    for m, carried in s.carried.items():
+        if m not in stamp:
+            continue
+        compared += 1
+        if stamp[m] <= carried:
+            s.report("timestamp-inversion", {"effect": [*m, stamp[m]], "carried": carried})
+        for p in s.preds.get(m, ()):
+            if p[0] == m[0] or p not in stamp:
+                continue
+            compared += 1
+            if stamp[m] <= stamp[p]:
+                s.report(
+                    "timestamp-inversion",
+                    {"cause": [*p, stamp[p]], "effect": [*m, stamp[m]], "node": s.acker.get(m)},
                 )
     return compared
 

@@ -90,7 +90,9 @@ class CausalClient:
     async def _send(self, value: dict[str, Any]) -> dict[str, Any]:
         sent = await self.producer.send(value["topic"], str(value["value"]).encode())
         deps = [list(d) for d in sent.deps]
-        done = {**value, "offset": sent.offset, "deps": deps}
+        done = {**value, "offset": sent.offset, "deps": deps, "carried_hlc": sent.carried}
+        if sent.hlc is not None:
+            done["hlc"] = sent.hlc
         # The producer's pooled connection to the leader that just answered: no round trip.
         with contextlib.suppress(ClientError):
             done["acked_by"] = (await self.client.leader_connection()).node_id

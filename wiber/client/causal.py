@@ -43,11 +43,15 @@ _MAX_RESUBSCRIBES = 100  # in a row without a message in between
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """An acknowledged causal publish: where it landed and the deps it carried."""
+    """An acknowledged causal publish: where it landed, the deps and the largest timestamp it
+    carried (`carried`, 0 before the producer saw any), and its stored stamp (`hlc`; None
+    when the broker no longer knows it)."""
 
     topic: str
     offset: int
     deps: tuple[Dep, ...]
+    carried: int = 0
+    hlc: int | None = None
 
 
 class CausalProducer:
@@ -98,17 +102,18 @@ class CausalProducer:
             seq = self._next_seq.get(topic, 0)
             message = m.PublishMessage(payload, self.producer_id, seq, create_time_ms, deps)
             try:
-                request = m.Publish(topic, [message], self.acks, self.hlc or None)
-                offset = await self._publish(request)
+                carried = self.hlc
+                request = m.Publish(topic, [message], self.acks, carried or None)
+                offset, stamp = await self._publish(request)
             except ClientError:
                 self.producer_id = uuid.uuid4().hex
                 self._next_seq.clear()
                 raise
             self._next_seq[topic] = seq + 1
             self.context.published(topic, offset)
-            return Sent(topic, offset, deps)
+            return Sent(topic, offset, deps, carried, stamp)
 
-    async def _publish(self, request: m.Publish) -> int:
+    async def _publish(self, request: m.Publish) -> tuple[int, int | None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.delivery_timeout
         delay = 0.02
@@ -121,7 +126,7 @@ class CausalProducer:
                     raise ClientError("bad-reply", f"unexpected {reply!r:.200}", definite=False)
                 if reply.hlc is not None:
                     self.hlc = max(self.hlc, reply.hlc)
-                return reply.offsets[0]
+                return reply.offsets[0], reply.hlc
             except ClientError as e:
                 # Retrying is safe whatever happened: the broker drops a repeated (id, seq).
                 if e.code not in _RETRYABLE or loop.time() >= deadline:

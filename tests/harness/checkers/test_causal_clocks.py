@@ -164,3 +164,43 @@ def test_late_deliveries_stay_out_of_the_order_comparison() -> None:
     # Without the mark, the same two orders disagree.
     h.ops[-1]["value"].pop("marks")
     assert "order-disagreement" in causal.check(h.ops)["anomalies"]
+
+
+def carried_conversation(
+    q_hlc: int = 100, a_hlc: int = 200, carried: int = 100, second_node: str = "n2"
+) -> History:
+    """The conversation by producers that carry the largest stamp they saw (as the causal
+    producer does): the answer is judged against its question whichever node stamped it."""
+    h = History()
+    h.call(0, "send", {"topic": "q", "value": 1}, offset=0, deps=[], acked_by="n1",
+           carried_hlc=0, hlc=q_hlc)  # fmt: skip
+    deliver(h, 1, "q", 0, 1, [], q_hlc)
+    h.call(1, "send", {"topic": "a", "value": 2}, offset=0, deps=[["q", 0]],
+           acked_by=second_node, carried_hlc=carried, hlc=a_hlc)  # fmt: skip
+    deliver(h, 5, "q", 0, 1, [], q_hlc)
+    deliver(h, 5, "a", 0, 2, [["q", 0]], a_hlc)
+    return h
+
+
+def test_carried_stamps_make_causality_judged_across_leaders() -> None:
+    clean = causal.check(carried_conversation().ops)
+    assert clean["valid"] is True, clean
+    assert clean["causal-timestamps"] == 3  # q:0 and a:0 against what they carried, a:0 vs q:0
+    # The same inversion that goes unjudged without carried stamps (see above) is caught.
+    inverted = causal.check(carried_conversation(q_hlc=300, a_hlc=200, carried=300).ops)
+    assert inverted["valid"] is False
+    witnesses = inverted["anomalies"]["timestamp-inversion"]
+    assert {"cause": ["q", 0, 300], "effect": ["a", 0, 200], "node": "n2"} in witnesses
+    assert {"effect": ["a", 0, 200], "carried": 300} in witnesses
+
+
+def test_an_effect_stamped_below_what_its_producer_carried_is_caught() -> None:
+    result = causal.check(carried_conversation(a_hlc=200, carried=250).ops)
+    assert result["anomalies"]["timestamp-inversion"] == [{"effect": ["a", 0, 200], "carried": 250}]
+
+
+def test_one_send_without_a_carried_stamp_falls_back_to_one_node_judgement() -> None:
+    h = carried_conversation(q_hlc=300, a_hlc=200, carried=300)
+    send(h, 7, "q", 3, 1, [], "n2")  # an older client: no carried_hlc
+    result = causal.check(h.ops)
+    assert "timestamp-inversion" not in result["anomalies"], result["anomalies"]

@@ -26,6 +26,7 @@ from tests.harness.infra.helpers import (
 )
 from wiber.admin import node_status
 from wiber.client import Client, Producer
+from wiber.codec import messages as m
 
 
 async def publish(
@@ -203,23 +204,43 @@ def read_stamps(addresses: list[str], topic: str, count: int) -> list[dict[str, 
 def test_clock_bump_shows_in_the_leaders_hlc_timestamps(local_cluster: Inventory) -> None:
     skew = 3600.0
 
-    async def scenario() -> list[str]:
+    async def scenario() -> tuple[list[str], list[float], int]:
         async with context(local_cluster) as ctx:
             leader = await settled_leader(ctx)
             done = await get_nemesis("clock").start(
                 ctx, {"kind": "bump", "targets": [leader], "delta_ms": skew * 1000}
             )
             assert done["offsets_s"] == {leader: skew}
-            await asyncio.sleep(1.5)  # libfaketime rereads the offset file once a second
-            await publish(ctx, "clock", 3)
+            # libfaketime rereads its offset file once a second; a loaded machine may take
+            # longer, so publish until a stamp shows the skew (each one's lead measured when
+            # it is acknowledged), then three more.
+            leads: list[float] = []
+            published = 0
+            async with Client(ctx.db.addresses(), timeout=20) as client:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 20
+                while loop.time() < deadline and len(leads) < 3:
+                    reply = await client.request(
+                        m.Publish("clock", [m.PublishMessage(b"x", None, None, None)]),
+                        leader=True,
+                    )
+                    assert isinstance(reply, m.PublishOk)
+                    assert reply.hlc is not None
+                    published += 1
+                    lead = (reply.hlc >> 16) / 1000 - time.time()
+                    if leads or lead > skew - 120:
+                        leads.append(lead)
+                    else:
+                        await asyncio.sleep(0.2)
             healed = await get_nemesis("clock").heal(ctx)
             assert set(healed["offsets_s"].values()) == {0.0}
-            return ctx.db.addresses()
+            return ctx.db.addresses(), leads, published
 
-    addresses = run(scenario())
-    stamps = read_stamps(addresses, "clock", 3)
-    ahead = [float(str(s["ts"])) - time.time() for s in stamps]
-    assert all(skew - 120 < a < skew + 120 for a in ahead), ahead
+    addresses, leads, published = run(scenario())
+    assert len(leads) == 3, "no stamp showed the skew within 20 s"
+    assert all(skew - 120 < a < skew + 120 for a in leads), leads
+    stamps = read_stamps(addresses, "clock", published)
+    assert len(stamps) == published
     assert all(int(str(s["hlc"])) >> 16 == round(float(str(s["ts"])) * 1000) for s in stamps)
 
 
