@@ -273,3 +273,41 @@ def test_tracing_off_is_the_shared_disabled_tracer() -> None:
     with tracing.DISABLED.start_span("x", TP) as span:
         assert span is tracing.NOOP_SPAN
         assert span.traceparent is None
+
+
+WITHOUT_OPENTELEMETRY = """
+import sys, json, pathlib
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry" or name.startswith("opentelemetry."):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Blocker())
+from wiber.client import producer
+from wiber.runtime import node, server, tracing
+from wiber.runtime.config import ConfigError, load_config
+out = {"span": producer.current_span(), "tracer": tracing.tracer_for(None, "n1", pathlib.Path())
+       is tracing.DISABLED}
+path = pathlib.Path(sys.argv[1])
+path.write_text('{"tracing": {"exporter": "file"}}')
+try:
+    load_config(path)
+except ConfigError as e:
+    out["error"] = str(e)
+out["loaded"] = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
+print(json.dumps(out))
+"""
+
+
+def test_wiber_runs_without_opentelemetry_and_says_what_tracing_needs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_OPENTELEMETRY, str(tmp_path / "node.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["span"] is None
+    assert out["tracer"] is True
+    assert "tracing.exporter: file needs the opentelemetry-sdk package" in out["error"]
+    assert out["loaded"] == []
