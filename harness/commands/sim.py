@@ -7,8 +7,7 @@ the exact command that replays it; the exit status is then 1.
 
 `--validate` also checks each seed's core event trace against spec/Raft.tla with TLC
 (harness/trace_validation.py, as `harness validate` does for a real run): a trace Raft.tla
-cannot explain fails the seed. Membership faults are left out of `all` then (TraceRaft.tla
-models a fixed membership).
+cannot explain fails the seed. Every fault kind is validated, membership changes included.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ from spec.trace import TracedCores, Verdict, validate_events
 from wiber.core.raft import RaftCore
 from wiber.sim.nemesis import FAULT_KINDS
 from wiber.sim.simulator import SimResult, parse_faults, simulate
-
-UNVALIDATED_FAULTS = frozenset({"membership"})  # TraceRaft.cfg has Membership = FALSE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         core = _core(args.core_variant)
         seeds = _seeds(args)
         _check_history(args.history, len(seeds))
-        faults = _faults(args)
+        faults = parse_faults(args.faults)
     except (ValueError, ImportError, KeyError) as error:
         print(f"harness sim: {error}", file=sys.stderr)
         return 2
@@ -107,16 +104,6 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if failed else 2 if unknown else 0
-
-
-def _faults(args: argparse.Namespace) -> frozenset[str]:
-    faults = parse_faults(args.faults)
-    if not args.validate or not faults & UNVALIDATED_FAULTS:
-        return faults
-    if args.faults in ("all", ""):
-        print("harness sim: --validate leaves out membership faults", file=sys.stderr)
-        return faults - UNVALIDATED_FAULTS
-    raise ValueError("--validate cannot check membership changes (TraceRaft.tla has none)")
 
 
 def _core(variant: str | None) -> type[RaftCore]:

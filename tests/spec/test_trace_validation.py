@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,10 @@ def test_a_faulty_cluster_run_is_accepted(faulty: list[Event]) -> None:
 
 def follower(e: Event) -> bool:
     return bool(e.get("state", {}).get("role") == "follower")
+
+
+def leader(e: Event) -> bool:
+    return bool(e.get("state", {}).get("role") == "leader")
 
 
 def test_term_bumped_is_rejected_at_that_line(faulty: list[Event]) -> None:
@@ -129,6 +134,60 @@ def test_a_simulator_run_with_faults_is_accepted() -> None:
     assert sum(e["event"] == "restart" for e in cores.events) >= 2
     verdict = validate_events(cores.events)
     assert verdict.status == "accepted", verdict.summary() + verdict.output[-2000:]
+
+
+MEMBERSHIP_SEED = 8  # n4 added; the leader n3 removes itself, steps down; n4 is elected
+
+
+@pytest.fixture(scope="module")
+def membership() -> list[Event]:
+    cores = TracedCores()
+    simulate(MEMBERSHIP_SEED, faults=frozenset({"membership"}), time=0.3, core_factory=cores)
+    return cores.events
+
+
+def config_changes(events: list[Event]) -> list[tuple[int, str, set[str], set[str]]]:
+    """(line, node, before, after) for every line at which a node's configuration changed."""
+    changes: list[tuple[int, str, set[str], set[str]]] = []
+    last: dict[str, set[str]] = {}
+    for at, e in enumerate(events):
+        voters = set(e["voters"])
+        if e["node"] in last and last[e["node"]] != voters:
+            changes.append((at, e["node"], last[e["node"]], voters))
+        last[e["node"]] = voters
+    return changes
+
+
+def test_a_simulator_run_with_membership_changes_is_accepted(membership: list[Event]) -> None:
+    led = [(n, a, b) for at, n, a, b in config_changes(membership) if leader(membership[at])]
+    assert any(b > a for _, a, b in led), led  # a voter added
+    assert any(b < a and n in a - b for n, a, b in led), led  # the leader removed itself
+    assert any(e["event"] == "send" and "config_indexes" in e["msg"] for e in membership)
+    verdict = validate_events(membership)
+    assert verdict.status == "accepted", verdict.summary() + verdict.output[-2000:]
+
+
+def test_a_configuration_never_received_is_rejected_at_that_line(
+    membership: list[Event],
+) -> None:
+    """A follower shows the configuration the leader is about to send it, one line early:
+    the receive of the append that carries the change."""
+    mutated = copy.deepcopy(membership)
+    at, node, before, after = next(c for c in config_changes(mutated) if follower(mutated[c[0]]))
+    early = max(i for i in range(at) if mutated[i]["node"] == node)
+    assert mutated[early]["event"] == "receive"
+    assert "config_indexes" in mutated[early]["msg"]
+    mutated[early]["voters"] = sorted(after)
+    verdict = validate_events(mutated)
+    assert rejected_at(verdict) == early + 1
+    assert spec_voters(verdict.spec_state) == before  # its log holds no change yet
+
+
+def spec_voters(state: str) -> set[str]:
+    """The configuration in the Stuck diagnostic's spec state."""
+    found = re.search(r"voters \|-> \{([^}]*)\}", state)
+    assert found is not None, state
+    return set(re.findall(r'"([^"]+)"', found.group(1)))
 
 
 CLUSTER_RUN = Path(__file__).parent / "fixtures" / "cluster-run"  # `wiber cluster up --trace`
