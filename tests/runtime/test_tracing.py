@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.runtime.clusters import running_cluster
-from wiber.client import Client, Consumer, Producer
+from wiber.client import CausalProducer, Client, Consumer, Producer
 from wiber.codec import messages as m
 from wiber.runtime import tracing
 from wiber.runtime.config import ConfigError, NodeConfig, TracingConfig, load_config
@@ -311,3 +311,45 @@ def test_wiber_runs_without_opentelemetry_and_says_what_tracing_needs(tmp_path: 
     assert out["tracer"] is True
     assert "tracing.exporter: file needs the opentelemetry-sdk package" in out["error"]
     assert out["loaded"] == []
+
+
+async def with_node(config: NodeConfig, body: Any) -> Any:
+    started = asyncio.Event()
+    switch_interval = sys.getswitchinterval()
+    node = asyncio.create_task(run_node(config, started))
+    try:
+        await asyncio.wait_for(started.wait(), 20)
+        async with Client([config.client_address]) as client:
+            return await body(client)
+    finally:
+        node.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await node
+        sys.setswitchinterval(switch_interval)
+
+
+def test_producers_send_their_span_or_the_callers_active_span(tmp_path: Path) -> None:
+    from opentelemetry import trace
+
+    tracer, exporter = client_tracer()
+    config = NodeConfig(data_dir=tmp_path / "n", client_port=free_port(), metrics_port=0)
+
+    async def body(client: Client) -> list[m.StoredMessage]:
+        await CausalProducer(client, tracer=tracer).send("t", b"causal, own span")
+        with tracer.start_as_current_span("caller"):
+            await Producer(client).publish("t", b"plain, caller's span")
+            await CausalProducer(client).send("t", b"causal, caller's span")
+        await Producer(client).publish("t", b"untraced")
+        reply = await client.request(m.Fetch("t", from_offset=0), leader=True)
+        assert isinstance(reply, m.FetchOk)
+        return reply.messages
+
+    own, plain, causal, untraced = asyncio.run(with_node(config, body))
+    spans = {s.name: span_ids(s) for s in exporter.get_finished_spans()}
+    assert own.traceparent is not None
+    assert own.traceparent.split("-")[1:3] == list(spans["wiber.client.publish"])
+    for message in (plain, causal):
+        assert message.traceparent is not None
+        assert message.traceparent.split("-")[1:3] == list(spans["caller"])
+    assert untraced.traceparent is None
+    assert trace.get_current_span() is trace.INVALID_SPAN  # the test left no span active

@@ -8,7 +8,9 @@ causal producer has at most one message in flight. It is idempotent (producer id
 retries after a lost answer never duplicate. It also carries the largest hybrid timestamp it
 has seen (consumed messages, its own acknowledged sends) in each publish; the leader merges it
 before stamping, so an effect is stamped above its causes even when another leader, with a
-slower clock, stamps it.
+slower clock, stamps it. Tracing as `Producer` does it: with an OpenTelemetry `tracer`, each
+send is a `wiber.client.publish` span whose context goes out as the publish's `traceparent`;
+without one, the caller's active span context when the OpenTelemetry API is installed.
 
 `CausalConsumer` subscribes to each topic with a `Consumer` (which fails over by itself) and
 passes what arrives through a `ReorderBuffer`: a message is delivered only after its
@@ -25,10 +27,12 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from wiber.client.client import Client
 from wiber.client.connection import ClientError
 from wiber.client.consumer import Consumer
+from wiber.client.producer import current_span, span_traceparent, start_client_span
 from wiber.clocks.causal import CausalContext
 from wiber.clocks.reorder import Delivered, Message, ReorderBuffer, ReorderStats
 from wiber.codec import messages as m
@@ -64,6 +68,7 @@ class CausalProducer:
         acks: m.Acks = "quorum",
         delivery_timeout: float = 30.0,
         context: CausalContext | None = None,
+        tracer: Any = None,
     ) -> None:
         self.client = client
         self.acks: m.Acks = acks
@@ -73,6 +78,7 @@ class CausalProducer:
         self.hlc = 0  # the largest hybrid timestamp this producer has seen
         self._next_seq: dict[str, int] = {}
         self._lock = asyncio.Lock()
+        self.tracer = tracer  # an opentelemetry.trace.Tracer, or None
 
     def observe(self, topic: str, offset: int) -> None:
         """This producer's next message comes after (`topic`, `offset`)."""
@@ -101,14 +107,23 @@ class CausalProducer:
                 raise ClientError("bad-request", too_many, definite=True)
             seq = self._next_seq.get(topic, 0)
             message = m.PublishMessage(payload, self.producer_id, seq, create_time_ms, deps)
+            parent, span = current_span(), None
+            if self.tracer is not None:
+                attributes = {"wiber.topic": topic, "wiber.count": 1}
+                span = start_client_span(self.tracer, "wiber.client.publish", parent, attributes)
+            traced = span if span is not None else parent
+            traceparent = None if traced is None else span_traceparent(traced)
             try:
                 carried = self.hlc
-                request = m.Publish(topic, [message], self.acks, carried or None)
+                request = m.Publish(topic, [message], self.acks, carried or None, traceparent)
                 offset, stamp = await self._publish(request)
             except ClientError:
                 self.producer_id = uuid.uuid4().hex
                 self._next_seq.clear()
                 raise
+            finally:
+                if span is not None:
+                    span.end()
             self._next_seq[topic] = seq + 1
             self.context.published(topic, offset)
             return Sent(topic, offset, deps, carried, stamp)
