@@ -244,6 +244,12 @@ class Connection:
         if isinstance(frame.message, m.Delivery):
             self.deliveries(frame.message.subscription_id).put_nowait(frame.message)
             return
+        if frame.request_id == 0 and isinstance(frame.message, m.Error):
+            # The server refuses the connection itself (a plaintext client at a TLS node, say)
+            # before it closes: that reason, not "closed", is what every caller should see.
+            error = frame.message
+            self._shutdown(ClientError(error.code, error.message, definite=error.definite))
+            return
         future = self._waiting.get(frame.request_id)
         if future is not None and not future.done():
             future.set_result(frame.message)
