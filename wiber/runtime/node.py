@@ -346,7 +346,7 @@ class Node:
         batch = PublishBatch(topic, tuple(messages), hlc, origin, self.skew(), traceparent)
         if self.config.debug_fault == "ack-before-commit":
             return self._ack_before_commit(request, batch)
-        if self.tracer.enabled:
+        if self.tracer.enabled and traceparent is not None:
             effect, index = await self._traced_propose(request, encode_command(batch), traceparent)
         else:
             effect, index = await self._propose(request, encode_command(batch))
