@@ -256,6 +256,7 @@ class FramedSession:
         self.subscriptions: dict[int, asyncio.Task[None]] = {}
         self.next_subscription = 0
         self.greeted = False
+        self.client_id: str | None = None  # what the client called itself in Hello
         security = node.security
         self.principal: str | None = (
             None
@@ -296,15 +297,36 @@ class FramedSession:
         else:
             reply = await self.reply(frame.message)
         metrics = self.node.metrics
+        context = {"request": frame.request_id, "client": self.client_id}
         if isinstance(reply, m.Error):
             metrics.rejected.labels(reply.code).inc()
-        elif isinstance(frame.message, m.Publish):
-            request = frame.message
-            metrics.publish_latency.labels(request.acks).observe(time.perf_counter() - started)
-            metrics.messages_in.labels(request.topic).inc(len(request.messages))
-            metrics.bytes_in.labels(request.topic).inc(
-                sum(len(x.payload) for x in request.messages)
+            # A follower turning clients to the leader is routine; every other refusal is news.
+            log.log(
+                logging.DEBUG if reply.code == "not-leader" else logging.INFO,
+                "%s: %s refused: %s: %s",
+                self.node.id,
+                type(frame.message).__name__,
+                reply.code,
+                reply.message,
+                extra={**context, "code": reply.code, "definite": reply.definite},
             )
+        else:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s: %s answered in %.2f ms",
+                    self.node.id,
+                    type(frame.message).__name__,
+                    (time.perf_counter() - started) * 1000,
+                    extra=context,
+                )
+            if isinstance(frame.message, m.Publish):
+                request = frame.message
+                latency = time.perf_counter() - started
+                metrics.publish_latency.labels(request.acks).observe(latency)
+                metrics.messages_in.labels(request.topic).inc(len(request.messages))
+                metrics.bytes_in.labels(request.topic).inc(
+                    sum(len(x.payload) for x in request.messages)
+                )
         self.send(Frame(frame.request_id, reply))
         await self.writer.drain()
 
@@ -395,11 +417,12 @@ class FramedSession:
         if refusal is not None:
             return refusal
         match request:
-            case m.Hello(versions, _):
+            case m.Hello(versions, client_id):
                 version = m.choose_version(versions)
                 if version is None:
                     return m.Error("unsupported-version", f"no common version in {versions}", True)
                 self.greeted = True
+                self.client_id = client_id
                 return m.HelloOk(version, node.id)
             case m.Ping():
                 return m.Pong()
