@@ -154,3 +154,26 @@ def test_a_real_cluster_run_under_kill_is_validated(tmp_path: Path) -> None:
     assert checked["events"] > 500
     assert done.returncode == (0 if results["valid"] is True else 1), done.stdout
     assert "trace-validation" in (run_dir / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_real_cluster_run_under_membership_changes_is_validated(tmp_path: Path) -> None:
+    """`harness run --nemesis membership --validate` on local processes: a voter is removed
+    and added back through Raft, and the merged traces are accepted (25 to 65 s here)."""
+    from tests.harness.run.test_run_local import harness_run, latest_run
+
+    done = harness_run(
+        tmp_path, "--workload", "log", "--nemesis", "membership", "--seed", "11", "--validate"
+    )
+    run_dir = latest_run(tmp_path)
+    ops = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    changes = {
+        op["value"]["action"]
+        for op in ops
+        if op["process"] == "nemesis" and op["type"] == "info" and op["value"].get("targets")
+    }
+    assert changes == {"remove", "add"}, done.stderr[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    checked = results["checkers"]["trace-validation"]
+    assert checked["status"] == "accepted", done.stderr[-3000:]
+    assert done.returncode == (0 if results["valid"] is True else 1), done.stdout
