@@ -8,6 +8,10 @@ the exact command that replays it; the exit status is then 1.
 `--validate` also checks each seed's core event trace against spec/Raft.tla with TLC
 (harness/trace_validation.py, as `harness validate` does for a real run): a trace Raft.tla
 cannot explain fails the seed. Every fault kind is validated, membership changes included.
+
+`--causal` adds causal producers and two-topic subscribers (`wiber.sim.causal`), checked for
+causal delivery and per-topic timestamps; the clock nemesis is one of the fault kinds
+(`--faults clock,...`, and part of `all`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--validate-timeout", type=float, default=1800.0, metavar="S", help="seconds for TLC"
     )
+    parser.add_argument(
+        "--causal", action="store_true", help="run the causal workload too (two topics)"
+    )
+    parser.add_argument("--clients", type=int, metavar="N", help="log-workload client slots")
     # Testing only: run a broken core from tests/mutants.py to see the simulator catch it.
     parser.add_argument("--core-variant", help=argparse.SUPPRESS)
 
@@ -68,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         seeds = _seeds(args)
         _check_history(args.history, len(seeds))
         faults = parse_faults(args.faults)
+        if args.clients is not None and args.clients < 1:
+            raise ValueError("--clients needs a positive count")
     except (ValueError, ImportError, KeyError) as error:
         print(f"harness sim: {error}", file=sys.stderr)
         return 2
@@ -83,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             time=args.time,
             core_factory=traced or core,
             history_path=_history_path(args.history, seed),
+            clients=args.clients,
+            causal=args.causal,
         )
         events += result.events
         _report(result, args)
@@ -140,6 +152,10 @@ def _history_path(path: Path | None, seed: int) -> Path | None:
 def replay_command(seed: int, args: argparse.Namespace) -> str:
     command = f"harness sim --seed {seed} --nodes {args.nodes} --faults {args.faults}"
     command += f" --time {args.time:g}"
+    if args.clients is not None:
+        command += f" --clients {args.clients}"
+    if args.causal:
+        command += " --causal"
     if args.validate:
         command += " --validate"
     if args.core_variant:
@@ -154,6 +170,11 @@ def _report(result: SimResult, args: argparse.Namespace) -> None:
         f"{result.virtual_us / 1e6:.3f}s virtual, {stats['faults']} faults, "
         f"{stats['ops']} ops, {stats['acked']} acked, {stats['terms']} terms"
     )
+    if args.causal:
+        head += (
+            f", causal {stats['causal_acked']} acked, {stats['causal_delivered']} delivered "
+            f"({stats['causal_held']} held, {stats['causal_marked']} marked)"
+        )
     if result.ok:
         print(f"{head}: ok")
         return

@@ -1,5 +1,5 @@
-"""`harness sim` and `python -m wiber.sim`: a failing seed prints the property, the last events
-and a replay command that reproduces it exactly; bad arguments exit 2."""
+"""`harness sim`: a failing seed prints the property, the last events and a replay command
+that reproduces it exactly; bad arguments exit 2."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from wiber.sim.__main__ import main as wiber_sim_main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -59,38 +58,33 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
     assert "harness sim:" in err
 
 
-def run_module(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = wiber_sim_main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_python_m_wiber_sim_runs_the_causal_workload_under_the_clock_nemesis(
+def test_the_causal_workload_runs_under_the_clock_nemesis(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["--seeds", "2", "--faults", "clock,transfer", "--time", "0.5", "--causal"]
-    code, out, _ = run_module(argv, capsys)
+    code, out, _ = run(argv, capsys)
     assert code == 0, out
     assert out.count("causal ") == 2
     assert "2 seeds: 2 ok" in out
-    again, replayed, _ = run_module(argv, capsys)
+    again, replayed, _ = run(argv, capsys)
     assert (again, replayed) == (code, out)
 
 
-def test_python_m_wiber_sim_replays_a_failing_causal_seed(
+def test_a_failing_causal_seed_replays_with_its_options(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    argv = ["--seed", "0", "--causal", "--core-variant", "applies-before-commit"]
-    code, out, _ = run_module(argv, capsys)
+    argv = ["--seed", "0", "--causal", "--clients", "2", "--core-variant", "applies-before-commit"]
+    code, out, _ = run(argv, capsys)
     assert code == 1
-    replay = out.split("replay: python -m wiber.sim ")[1].strip().split()
+    replay = out.split("replay: harness sim ")[1].strip().split()
     assert "--causal" in replay
-    again, replayed, _ = run_module(replay, capsys)
+    assert replay[replay.index("--clients") + 1] == "2"
+    again, replayed, _ = run(replay, capsys)
     assert (again, replayed) == (1, out)
 
 
-def test_python_m_wiber_sim_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_module(["--clients", "0"], capsys)
+def test_a_client_count_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["--clients", "0"], capsys)
     assert code == 2
     assert out == ""
-    assert "python -m wiber.sim:" in err
+    assert "harness sim: --clients needs a positive count" in err

@@ -42,7 +42,7 @@ def run_causal_seed(job: tuple[int, int, float]) -> str | None:
     if result.violation is None:
         return None
     replay = (
-        f"python -m wiber.sim --seed {seed} --nodes {nodes} --faults {CLOCK_FAULTS} "
+        f"harness sim --seed {seed} --nodes {nodes} --faults {CLOCK_FAULTS} "
         f"--time {time:g} --clients {CLOCK_CLIENTS} --causal"
     )
     return f"{result.violation}  (replay: {replay})"
