@@ -193,7 +193,7 @@ async def reset_group(
             target = reply.messages[0].offset if reply.messages else reply.next_offset
         else:
             raise ClientError("bad-request", f"bad reset target {to!r}", definite=True)
-        await client.request(m.CommitOffset(group, topic, target), leader=True)
+        await client.request(m.CommitOffset(group, topic, target, reset=True), leader=True)
     return target
 
 

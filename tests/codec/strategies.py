@@ -112,7 +112,7 @@ MESSAGE_STRATEGIES: dict[type[m.Message], st.SearchStrategy[Any]] = {
     m.Subscribe: subscribes,
     m.Unsubscribe: st.builds(m.Unsubscribe, counts),
     m.CommitOffset: st.builds(
-        m.CommitOffset, topics, topics, counts, _optional(counts) | st.just(-1)
+        m.CommitOffset, topics, topics, counts, _optional(counts) | st.just(-1), st.booleans()
     ),
     m.FetchOffset: st.builds(m.FetchOffset, topics, topics),
     m.Metadata: st.just(m.Metadata()),

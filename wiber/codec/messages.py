@@ -422,12 +422,17 @@ class Unsubscribe:
 @dataclass(frozen=True, slots=True)
 class CommitOffset:
     """Store `offset` for (group, topic); with `expect`, only if the stored one equals it
-    (`expect=-1`: only if nothing is committed yet, a compare-and-set from "unset")."""
+    (`expect=-1`: only if nothing is committed yet, a compare-and-set from "unset").
+
+    `reset` marks an operator moving a group (`wiber groups reset`) rather than a consumer
+    committing its progress: with security on, it needs admin rights, not just subscribe.
+    """
 
     group: str
     topic: str
     offset: int
     expect: int | None = None
+    reset: bool = False
 
     def __post_init__(self) -> None:
         validate_group(self.group)
@@ -435,6 +440,8 @@ class CommitOffset:
         check_count("offset", self.offset)
         if self.expect != -1:
             _check_optional_count("expect", self.expect)
+        if type(self.reset) is not bool:
+            raise CodecError("reset must be true or false")
 
 
 @dataclass(frozen=True, slots=True)

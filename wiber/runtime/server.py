@@ -375,6 +375,8 @@ class FramedSession:
                 operation, resource = "publish", topic
             case m.Fetch(topic=topic) | m.Subscribe(topic=topic) | m.FetchOffset(topic=topic):
                 operation, resource = "subscribe", topic
+            case m.CommitOffset(reset=True):
+                operation, resource = "admin", "*"
             case m.CommitOffset(topic=topic):
                 operation, resource = "subscribe", topic
             case m.Metadata() | m.Status() | m.Unsubscribe():
@@ -450,7 +452,7 @@ class FramedSession:
                     )
                 task.cancel()
                 return m.Ok()
-            case m.CommitOffset(group, topic, offset, expect):
+            case m.CommitOffset(group, topic, offset, expect, _):
                 await node.commit_offset(group, topic, offset, expect)
                 return m.Ok()
             case m.FetchOffset(group, topic):
