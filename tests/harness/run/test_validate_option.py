@@ -17,7 +17,6 @@ import harness.commands.run as run_command
 import tests.mutants
 from harness.cli import main as harness_main
 from harness.workloads.runner import Outcome, RunSpec
-from spec.tlc_runner import ToolMissing, find_jar, find_java
 from wiber.core.raft import RaftCore
 from wiber.core.types import NodeId
 
@@ -30,13 +29,7 @@ SIM_MEMBERSHIP = ["sim", "--seed", "8", "--time", "0.3", "--faults", "membership
 CLUSTER_RUN = Path(__file__).parents[2] / "spec" / "fixtures" / "cluster-run"
 
 
-@pytest.fixture(autouse=True)
-def tlc_available() -> None:
-    try:
-        find_java()
-        find_jar()
-    except ToolMissing as missing:
-        pytest.skip(str(missing))
+pytestmark = pytest.mark.usefixtures("tlc_available")
 
 
 class KeepsVoteAcrossTerms(RaftCore):
