@@ -117,7 +117,17 @@ def up(
     }
     (directory / "cluster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     processes = {node.id: start_node(directory, node) for node in nodes}
-    _wait_listening(processes, nodes, timeout, directory)
+    try:
+        _wait_listening(processes, nodes, timeout, directory)
+    except ClusterError:
+        # A cluster that did not come up leaves nothing running behind the error.
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for node in nodes:
+            (directory / f"{node.id}.pid").unlink(missing_ok=True)
+        raise
     return nodes
 
 
