@@ -120,25 +120,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_settings(items: list[str], debug_fault: str | None) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--setting wants KEY=VALUE, not {item!r}")
-        settings[key] = yaml.safe_load(text)
+    settings = _key_values(items, "--setting")
     if debug_fault:
         settings["debug_fault"] = debug_fault
     return settings
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+    return _key_values(items, "--nemesis-option")
+
+
+def _key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """KEY=VALUE items, each value read as YAML."""
+    found: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--nemesis-option wants KEY=VALUE, not {item!r}")
-        options[key] = yaml.safe_load(text)
-    return options
+            raise ValueError(f"{flag} wants KEY=VALUE, not {item!r}")
+        found[key] = yaml.safe_load(text)
+    return found
 
 
 def spec_from(args: argparse.Namespace) -> RunSpec:

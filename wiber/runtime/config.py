@@ -176,14 +176,24 @@ def _peer(raw: object, where: str) -> PeerConfig:
     return PeerConfig(str(raw["id"]), str(raw["host"]), peer_port, client_port)
 
 
-def _tls(raw: object, node_id: str, base: Path) -> TlsConfig | None:
+def _section(
+    raw: object, name: str, keys: frozenset[str] | set[str], shape: str
+) -> dict[str, Any] | None:
+    """An optional mapping section of the config (absent or false: None), its keys checked."""
     if raw is None or raw is False:
         return None
     if not isinstance(raw, dict):
-        raise ConfigError("tls: expected a mapping with ca, cert, key, client_auth")
-    unknown = set(raw) - _TLS_KEYS
+        raise ConfigError(f"{name}: expected a mapping with {shape}")
+    unknown = set(raw) - keys
     if unknown:
-        raise ConfigError(f"tls: unknown key(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"{name}: unknown key(s): {', '.join(sorted(unknown))}")
+    return raw
+
+
+def _tls(section: object, node_id: str, base: Path) -> TlsConfig | None:
+    raw = _section(section, "tls", _TLS_KEYS, "ca, cert, key, client_auth")
+    if raw is None:
+        return None
     missing = {"ca", "cert", "key"} - raw.keys()
     if missing:
         raise ConfigError(f"tls: missing {', '.join(sorted(missing))}")
@@ -219,14 +229,10 @@ def _tls(raw: object, node_id: str, base: Path) -> TlsConfig | None:
     )
 
 
-def _tracing(raw: object, base: Path) -> TracingConfig | None:
-    if raw is None or raw is False:
+def _tracing(section: object, base: Path) -> TracingConfig | None:
+    raw = _section(section, "tracing", _TRACING_KEYS, "exporter, endpoint, path, ...")
+    if raw is None:
         return None
-    if not isinstance(raw, dict):
-        raise ConfigError("tracing: expected a mapping with exporter, endpoint, path, ...")
-    unknown = set(raw) - _TRACING_KEYS
-    if unknown:
-        raise ConfigError(f"tracing: unknown key(s): {', '.join(sorted(unknown))}")
     exporter = raw.get("exporter", "none")
     if exporter not in TRACING_EXPORTERS:
         raise ConfigError(f"tracing.exporter: {exporter!r} is not one of {list(TRACING_EXPORTERS)}")
